@@ -6,6 +6,8 @@ with a ``ValueError`` naming the argument, never deep inside torch.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -53,3 +55,87 @@ def check_choice(value: object, name: str, choices: tuple) -> None:
     """Raise if ``value`` is not one of ``choices``."""
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {choices}, got {value!r}.")
+
+
+def check_number(
+    value: object,
+    name: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    strict_min: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real number within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"`{name}` must be a real number, got {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, got {value}.")
+    if min_value is not None and (value <= min_value if strict_min else value < min_value):
+        bound = ">" if strict_min else ">="
+        raise ValueError(f"`{name}` must be {bound} {min_value}, got {value}.")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"`{name}` must be <= {max_value}, got {value}.")
+    return float(value)
+
+
+def check_int(value: object, name: str, *, min_value: int | None = None) -> int:
+    """Return ``value`` if it is an integer ``>= min_value``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"`{name}` must be an integer, got {type(value).__name__}.")
+    if min_value is not None and value < min_value:
+        raise ValueError(f"`{name}` must be >= {min_value}, got {value}.")
+    return value
+
+
+def as_views(z_a: object, z_b: object = None, *, max_views: int | None = None) -> list[Tensor]:
+    """Validate the embeddings of m ≥ 2 views, given as ``(z_a, z_b)`` or as one list.
+
+    Every view must be a finite floating-point ``(N, d)`` tensor with ``N >= 2``,
+    and all views must share shape, dtype and device.
+    """
+    if isinstance(z_a, Tensor):
+        if z_b is None:
+            raise ValueError(
+                "Got a single tensor `z_a` and no `z_b`: pass two views `(z_a, z_b)` "
+                "or one list of m >= 2 views."
+            )
+        views, names = [z_a, z_b], ["z_a", "z_b"]
+    elif isinstance(z_a, (list, tuple)):
+        if z_b is not None:
+            raise ValueError("Pass either two tensors `(z_a, z_b)` or one list of views, not both.")
+        views, names = list(z_a), [f"views[{i}]" for i in range(len(z_a))]
+    else:
+        raise ValueError(
+            f"`z_a` must be a tensor or a list of tensors (the views), got {type(z_a).__name__}."
+        )
+    if len(views) < 2:
+        raise ValueError(f"`views` needs at least 2 views, got {len(views)}.")
+    if max_views is not None and len(views) > max_views:
+        raise ValueError(f"`views` takes at most {max_views} views, got {len(views)}.")
+    for view, name in zip(views, names, strict=True):
+        check_tensor(view, name)
+        if view.ndim != 2:
+            raise ValueError(
+                f"`{name}` must be a 2-d (N, d) tensor of embeddings, "
+                f"got shape {tuple(view.shape)}."
+            )
+        if view.shape[0] < 2:
+            raise ValueError(
+                f"`{name}` needs a batch of at least 2 samples (batch statistics), "
+                f"got batch size {view.shape[0]}."
+            )
+    first = views[0]
+    for view, name in zip(views[1:], names[1:], strict=True):
+        if view.shape != first.shape:
+            raise ValueError(
+                f"All views must have the same shape: `{names[0]}` has {tuple(first.shape)}, "
+                f"`{name}` has {tuple(view.shape)}."
+            )
+        if view.dtype != first.dtype or view.device != first.device:
+            raise ValueError(
+                f"All views must share dtype and device: `{names[0]}` is {first.dtype} on "
+                f"{first.device}, `{name}` is {view.dtype} on {view.device}."
+            )
+    for view, name in zip(views, names, strict=True):
+        check_finite(view, name)
+    return views

@@ -1,0 +1,123 @@
+"""Multi-view Barlow Twins with cost linear in the number of views (thesis Eq. 10, SPEC §2.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from req_plugins._validation import as_views, check_int, check_number
+from req_plugins.distributed import all_reduce_sum, world_size
+from req_plugins.projectors import BARLOW_TWINS_BETA_REF, D_REF, beta_for_dim
+
+__all__ = ["DEFAULT_BETA", "MultiViewBarlowTwinsLoss"]
+
+#: β when neither ``beta`` nor ``projector_dim`` is given: the Barlow Twins paper's
+#: weight, also lightly's ``BarlowTwinsLoss`` default.
+DEFAULT_BETA = 5e-3
+#: Added to the batch variance before the standardisation, as ``F.batch_norm`` does.
+_BN_EPS = 1e-5
+
+
+class MultiViewBarlowTwinsLoss(nn.Module):
+    r"""Barlow Twins loss for m ≥ 2 views, O(m) in the number of views.
+
+    Every view is standardised per dimension over the batch (mean 0, std 1,
+    biased variance + 1e-5, exactly like ``F.batch_norm``). With ``N`` samples:
+
+    * m = 2, the standard loss with ``C = z_1ᵀ z_2 / N``:
+      ``L = Σ_i (1 − C_ii)² + β Σ_{i≠j} C_ij²``;
+    * m > 2, each view against the mean view ``z̄ = (1/m) Σ_v z_v`` (the mean of the
+      standardised views, not re-standardised):
+      ``L = (1/m) Σ_v Σ_i ((z_vᵀ z̄ / N)_ii − 1)² + β Σ_{i≠j} (z̄ᵀ z̄ / N)_ij²``.
+
+    The m > 2 form needs the diagonal of m cross-correlations (O(m·N·d)) and one
+    d×d auto-correlation, instead of the m(m−1)/2 d×d matrices of all pairs.
+
+    β follows the low-dimensional-projector rule ``β = 4e-4 · 8192 / d``
+    (:func:`~req_plugins.projectors.beta_for_dim`) when ``projector_dim`` is given
+    and ``beta`` is not; with neither, β = 5e-3 (Barlow Twins paper, lightly's
+    default). At m = 2 the loss equals lightly's ``BarlowTwinsLoss(lambda_param=β)``.
+
+    Args:
+        beta: redundancy-reduction weight β (≥ 0); overrides the 1/d rule.
+        projector_dim: projector output dimension d; sets β by the 1/d rule and is
+            checked against the embeddings.
+        gather_distributed: compute the loss over the global batch under
+            ``torch.distributed``: batch statistics and correlation matrices are
+            all-reduced (autograd-aware), so every rank returns the loss of the
+            concatenated batch and DDP's gradient averaging gives its exact gradient.
+
+    Example:
+        >>> import torch
+        >>> loss_fn = MultiViewBarlowTwinsLoss(projector_dim=256)
+        >>> loss_fn.beta
+        0.0128
+        >>> views = [torch.randn(32, 256, requires_grad=True) for _ in range(4)]
+        >>> loss = loss_fn(views)  # or loss_fn(z_a, z_b) for two views
+        >>> loss.backward()
+    """
+
+    def __init__(
+        self,
+        beta: float | None = None,
+        projector_dim: int | None = None,
+        gather_distributed: bool = False,
+    ):
+        super().__init__()
+        if projector_dim is not None:
+            check_int(projector_dim, "projector_dim", min_value=2)
+        if beta is not None:
+            beta = check_number(beta, "beta", min_value=0.0)
+        elif projector_dim is not None:
+            beta = beta_for_dim(projector_dim, D_REF, BARLOW_TWINS_BETA_REF)
+        else:
+            beta = DEFAULT_BETA
+        self.beta = beta
+        self.projector_dim = projector_dim
+        self.gather_distributed = gather_distributed
+
+    def forward(self, z_a: Tensor | Sequence[Tensor], z_b: Tensor | None = None) -> Tensor:
+        """Loss of two views ``(z_a, z_b)`` or of a list of m ≥ 2 views, each ``(N, d)``."""
+        views = as_views(z_a, z_b)
+        dim = views[0].shape[1]
+        if self.projector_dim is not None and dim != self.projector_dim:
+            raise ValueError(
+                f"The embeddings have dimension {dim} but the loss was built for "
+                f"`projector_dim={self.projector_dim}` (β = {self.beta:g} follows from it)."
+            )
+        reduce = all_reduce_sum if self.gather_distributed else _identity
+        n_total = views[0].shape[0] * (world_size() if self.gather_distributed else 1)
+        z = _standardize(torch.stack(views), n_total, reduce)
+
+        if len(views) == 2:
+            corr = reduce(z[0].T @ z[1]) / n_total
+            invariance = (corr.diagonal() - 1).pow(2).sum()
+        else:
+            z_mean = z.mean(dim=0)
+            # only the diagonals of the view-vs-mean cross-correlations enter the loss
+            diagonals = reduce((z * z_mean).sum(dim=1)) / n_total
+            invariance = (diagonals - 1).pow(2).sum(dim=1).mean()
+            corr = reduce(z_mean.T @ z_mean) / n_total
+        return invariance + self.beta * _off_diagonal_square_sum(corr)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta:g}, projector_dim={self.projector_dim}"
+
+
+def _identity(tensor: Tensor) -> Tensor:
+    return tensor
+
+
+def _standardize(z: Tensor, n_total: int, reduce) -> Tensor:
+    """Standardise ``(m, N, d)`` views per view and dimension over the (global) batch."""
+    mean = reduce(z.sum(dim=1, keepdim=True)) / n_total
+    centered = z - mean
+    var = reduce(centered.pow(2).sum(dim=1, keepdim=True)) / n_total
+    return centered * torch.rsqrt(var + _BN_EPS)
+
+
+def _off_diagonal_square_sum(matrix: Tensor) -> Tensor:
+    eye = torch.eye(matrix.shape[0], dtype=torch.bool, device=matrix.device)
+    return matrix.masked_fill(eye, 0).pow(2).sum()

@@ -1,0 +1,114 @@
+"""Projection heads and the β ∝ 1/d rule for low-dimensional projectors.
+
+The thesis (Part III, §3.3 and Table 5) shows that a low-dimensional projector
+matches a wide one when the orthogonality (redundancy-reduction / covariance)
+weight grows as the dimension shrinks, ``β* ∝ 1/d``. :func:`beta_for_dim`
+implements that rule from a reference point tuned at ``d_ref``:
+
+* Barlow Twins: ``β = 4e-4`` at ``d = 8192`` (:data:`BARLOW_TWINS_BETA_REF`);
+* VICReg: the ratio ``ν/λ`` (covariance over invariance weight) is ``1.3e-3`` at
+  ``d = 8192`` (:data:`VICREG_NU_RATIO_REF`).
+
+Example:
+    >>> import torch
+    >>> from req_plugins.projectors import ProjectionMLP, beta_for_dim
+    >>> beta_for_dim(256)  # 4e-4 * 8192 / 256
+    0.0128
+    >>> head = ProjectionMLP(2048, 256, 256)
+    >>> tuple(head(torch.randn(8, 2048)).shape)
+    (8, 256)
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from req_plugins._validation import check_int, check_number
+
+__all__ = [
+    "BARLOW_TWINS_BETA_REF",
+    "D_REF",
+    "VICREG_NU_RATIO_REF",
+    "ProjectionMLP",
+    "beta_for_dim",
+]
+
+#: Projector dimension at which the thesis's fixed weights were tuned.
+D_REF = 8192
+#: Barlow Twins redundancy-reduction weight β tuned for ``d = 8192`` (thesis Table 5).
+BARLOW_TWINS_BETA_REF = 4e-4
+#: VICReg ratio ν/λ tuned for ``d = 8192`` (thesis Table 5, Fig. 8).
+VICREG_NU_RATIO_REF = 1.3e-3
+
+
+def beta_for_dim(d: int, d_ref: int = D_REF, beta_ref: float = BARLOW_TWINS_BETA_REF) -> float:
+    """Orthogonality weight for a projector of dimension ``d``: ``β = beta_ref · d_ref / d``.
+
+    Args:
+        d: projector output dimension (≥ 2).
+        d_ref: dimension at which ``beta_ref`` was tuned.
+        beta_ref: the weight that works at ``d_ref``.
+
+    Example:
+        >>> beta_for_dim(64), beta_for_dim(8192)
+        (0.0512, 0.0004)
+        >>> beta_for_dim(2048, beta_ref=1.3e-3)  # VICReg ratio ν/λ at d = 2048
+        0.0052
+    """
+    check_int(d, "d", min_value=2)
+    check_int(d_ref, "d_ref", min_value=1)
+    check_number(beta_ref, "beta_ref", min_value=0.0)
+    return float(beta_ref) * (d_ref / d)
+
+
+class ProjectionMLP(nn.Module):
+    """MLP projection head: ``(Linear → BatchNorm → ReLU) × (num_layers − 1) → Linear``.
+
+    With ``num_layers=3`` this is the Barlow Twins / VICReg projector
+    (``Linear→BN→ReLU→Linear→BN→ReLU→Linear``, SPEC §2.3). The linear layers
+    followed by BatchNorm have no bias (BN's shift makes it redundant, as in
+    lightly's heads); the last layer has one. ``num_layers=2`` with
+    ``hidden_dim=output_dim=d`` is the projector whose parameter counts the
+    thesis reports in Table 5 (``d=64`` → 135k, ``d=8192`` → 83.9M).
+
+    Args:
+        input_dim: backbone feature dimension.
+        hidden_dim: width of the hidden layers.
+        output_dim: projector dimension ``d`` (≥ 2).
+        num_layers: number of linear layers (≥ 1).
+
+    Example:
+        >>> import torch
+        >>> head = ProjectionMLP(2048, 64, 64, num_layers=2)
+        >>> sum(p.numel() for p in head.parameters())  # thesis Table 5: 135k
+        135360
+        >>> tuple(head(torch.randn(4, 2048)).shape)
+        (4, 64)
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, num_layers: int = 3):
+        super().__init__()
+        check_int(input_dim, "input_dim", min_value=1)
+        check_int(hidden_dim, "hidden_dim", min_value=1)
+        check_int(output_dim, "output_dim", min_value=2)
+        check_int(num_layers, "num_layers", min_value=1)
+        self.input_dim = input_dim
+        self.hidden_dim = hidden_dim
+        self.output_dim = output_dim
+        self.num_layers = num_layers
+
+        layers: list[nn.Module] = []
+        width = input_dim
+        for _ in range(num_layers - 1):
+            layers += [
+                nn.Linear(width, hidden_dim, bias=False),
+                nn.BatchNorm1d(hidden_dim),
+                nn.ReLU(inplace=True),
+            ]
+            width = hidden_dim
+        layers.append(nn.Linear(width, output_dim))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Project backbone features ``x`` of shape ``(N, input_dim)`` to ``(N, output_dim)``."""
+        return self.layers(x)
