@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from req_plugins._validation import as_views, check_int, check_number
-from req_plugins.distributed import all_reduce_sum, world_size
+from req_plugins.distributed import all_reduce_sum, is_distributed, world_size
+from req_plugins.losses._common import off_diagonal
 from req_plugins.projectors import BARLOW_TWINS_BETA_REF, D_REF, beta_for_dim
 
 __all__ = ["DEFAULT_BETA", "MultiViewBarlowTwinsLoss"]
@@ -87,20 +89,25 @@ class MultiViewBarlowTwinsLoss(nn.Module):
                 f"The embeddings have dimension {dim} but the loss was built for "
                 f"`projector_dim={self.projector_dim}` (β = {self.beta:g} follows from it)."
             )
-        reduce = all_reduce_sum if self.gather_distributed else _identity
-        n_total = views[0].shape[0] * (world_size() if self.gather_distributed else 1)
-        z = _standardize(torch.stack(views), n_total, reduce)
+        m, n = len(views), views[0].shape[0]
+        distributed = self.gather_distributed and is_distributed()
+        reduce = all_reduce_sum if distributed else _identity
+        n_total = n * world_size() if distributed else n
+        # per-view standardisation is per-column standardisation of the concatenation
+        z = torch.cat(views, dim=1)
+        z = _standardize_global(z, n_total) if distributed else _standardize(z)
 
-        if len(views) == 2:
-            corr = reduce(z[0].T @ z[1]) / n_total
+        if m == 2:
+            corr = reduce(z[:, :dim].T @ z[:, dim:]).div_(n_total)
             invariance = (corr.diagonal() - 1).pow(2).sum()
         else:
-            z_mean = z.mean(dim=0)
+            z = z.view(n, m, dim)
+            z_mean = z.mean(dim=1)
             # only the diagonals of the view-vs-mean cross-correlations enter the loss
-            diagonals = reduce((z * z_mean).sum(dim=1)) / n_total
+            diagonals = reduce((z * z_mean.unsqueeze(1)).sum(dim=0)) / n_total  # (m, d)
             invariance = (diagonals - 1).pow(2).sum(dim=1).mean()
-            corr = reduce(z_mean.T @ z_mean) / n_total
-        return invariance + self.beta * _off_diagonal_square_sum(corr)
+            corr = reduce(z_mean.T @ z_mean).div_(n_total)
+        return invariance + self.beta * off_diagonal(corr).pow(2).sum()
 
     def extra_repr(self) -> str:
         return f"beta={self.beta:g}, projector_dim={self.projector_dim}"
@@ -110,14 +117,14 @@ def _identity(tensor: Tensor) -> Tensor:
     return tensor
 
 
-def _standardize(z: Tensor, n_total: int, reduce) -> Tensor:
-    """Standardise ``(m, N, d)`` views per view and dimension over the (global) batch."""
-    mean = reduce(z.sum(dim=1, keepdim=True)) / n_total
+def _standardize(z: Tensor) -> Tensor:
+    """Per-column (z − mean) / sqrt(biased var + 1e-5): the op of lightly's Barlow Twins."""
+    return F.batch_norm(z, None, None, training=True, eps=_BN_EPS)
+
+
+def _standardize_global(z: Tensor, n_total: int) -> Tensor:
+    """:func:`_standardize` with the mean and variance of the batch of all processes."""
+    mean = all_reduce_sum(z.sum(dim=0)) / n_total
     centered = z - mean
-    var = reduce(centered.pow(2).sum(dim=1, keepdim=True)) / n_total
+    var = all_reduce_sum(centered.pow(2).sum(dim=0)) / n_total
     return centered * torch.rsqrt(var + _BN_EPS)
-
-
-def _off_diagonal_square_sum(matrix: Tensor) -> Tensor:
-    eye = torch.eye(matrix.shape[0], dtype=torch.bool, device=matrix.device)
-    return matrix.masked_fill(eye, 0).pow(2).sum()

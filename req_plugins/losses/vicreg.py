@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from req_plugins._validation import as_views, check_int, check_number
 from req_plugins.distributed import all_gather
+from req_plugins.losses._common import off_diagonal
 from req_plugins.projectors import D_REF, VICREG_NU_RATIO_REF, beta_for_dim
 
 __all__ = ["DEFAULT_NU", "MultiViewVICRegLoss", "vicreg_covariance", "vicreg_variance"]
@@ -138,6 +139,5 @@ def vicreg_covariance(z: Tensor) -> Tensor:
     """Squared off-diagonal covariances over the dimension: ``(1/d) Σ_{i≠j} Cov(z)_ij²``."""
     n, d = z.shape
     centered = z - z.mean(dim=0)
-    cov = centered.T @ centered / (n - 1)
-    eye = torch.eye(d, dtype=torch.bool, device=z.device)
-    return cov.masked_fill(eye, 0).pow(2).sum() / d
+    cov = (centered.T @ centered).div_(n - 1)
+    return off_diagonal(cov).pow(2).sum() / d

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from req_plugins._validation import as_views, check_finite
 from req_plugins.losses import MultiViewBarlowTwinsLoss, MultiViewVICRegLoss, NTXentLoss
 
 LOSSES = [MultiViewBarlowTwinsLoss, MultiViewVICRegLoss, NTXentLoss]
@@ -76,3 +77,11 @@ def test_barlow_twins_bad_hyperparameters(kwargs, name):
 def test_vicreg_negative_weights(name):
     with pytest.raises(ValueError, match=f"`{name}` must be >= 0"):
         MultiViewVICRegLoss(**{name: -1.0})
+
+
+def test_large_finite_embeddings_are_not_mistaken_for_non_finite():
+    # the finiteness check's fast path sums the tensor; an overflowing sum must not raise
+    z = torch.full((8, 4), 3e38)
+    z[::2] *= -0.5
+    check_finite(z, "z")
+    as_views(z, z.clone())
