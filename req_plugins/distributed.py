@@ -14,7 +14,7 @@ Example:
     >>> import torch
     >>> from req_plugins.distributed import all_gather, all_reduce_sum, world_size
     >>> x = torch.ones(4, 3, requires_grad=True)
-    >>> world_size(), tuple(all_gather(x).shape), float(all_reduce_sum(x).sum())
+    >>> world_size(), tuple(all_gather(x).shape), all_reduce_sum(x).sum().item()
     (1, (4, 3), 12.0)
 """
 
