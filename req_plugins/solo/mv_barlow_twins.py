@@ -1,0 +1,87 @@
+"""Multi-view Barlow Twins for solo-learn (``method: mv_barlow_twins``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import omegaconf
+import torch
+from solo.utils.misc import omegaconf_select
+
+from req_plugins.losses import MultiViewBarlowTwinsLoss
+from req_plugins.solo.base import MultiViewMethod, check_cfg_number
+
+
+class MultiViewBarlowTwins(MultiViewMethod):
+    def __init__(self, cfg: omegaconf.DictConfig):
+        """Barlow Twins over all m >= 2 crops, O(m) (thesis Eq. 10; SPEC §2.1).
+
+        Every crop, large or small, is a view. At m = 2 the loss is exactly
+        solo-learn's ``barlow_loss_func`` with the same ``lamb`` and ``scale_loss``:
+        ``scale_loss · [Σ_i (1 − C_ii)² + lamb · Σ_{i≠j} C_ij²]`` on batch-normalised
+        views; for m > 2 each view is correlated with the mean view.
+
+        Extra cfg settings:
+            method_kwargs:
+                proj_hidden_dim (int): width of the projector's hidden layers.
+                proj_output_dim (int): projector dimension d.
+                proj_num_layers (int): linear layers of the projector (default 3).
+                lamb (float): redundancy-reduction weight β. Default (null):
+                    β = 4e-4 · 8192 / d, the thesis's low-dimensional-projector rule.
+                scale_loss (float): factor on the whole loss (default 1; solo-learn's
+                    ``barlow_twins`` uses 0.024 unless set).
+        """
+
+        super().__init__(cfg)
+
+        self.scale_loss: float = cfg.method_kwargs.scale_loss
+        # global-batch statistics under DDP, like solo-learn's all-reduced correlation
+        self.mv_barlow_loss = MultiViewBarlowTwinsLoss(
+            beta=cfg.method_kwargs.lamb,
+            projector_dim=cfg.method_kwargs.proj_output_dim,
+            gather_distributed=True,
+        )
+        self.lamb: float = self.mv_barlow_loss.beta
+
+    @staticmethod
+    def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
+        """Adds method specific default values/checks for config.
+
+        Args:
+            cfg (omegaconf.DictConfig): DictConfig object.
+
+        Returns:
+            omegaconf.DictConfig: same as the argument, used to avoid errors.
+        """
+
+        cfg = super(MultiViewBarlowTwins, MultiViewBarlowTwins).add_and_assert_specific_cfg(cfg)
+
+        cfg.method_kwargs.lamb = omegaconf_select(cfg, "method_kwargs.lamb", None)
+        cfg.method_kwargs.scale_loss = omegaconf_select(cfg, "method_kwargs.scale_loss", 1.0)
+        check_cfg_number(cfg, "method_kwargs.lamb", 0.0, optional=True)
+        check_cfg_number(cfg, "method_kwargs.scale_loss", 0.0)
+
+        return cfg
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        """Multi-view Barlow Twins loss over every crop, plus the online classifier's loss.
+
+        Args:
+            batch (Sequence[Any]): ``[img_indexes, [X], Y]`` where ``[X]`` holds one batch
+                of images per crop (large crops first).
+            batch_idx (int): index of the batch.
+
+        Returns:
+            torch.Tensor: Barlow Twins loss + classification loss.
+        """
+
+        out = super().training_step(batch, batch_idx)
+        class_loss = out["loss"]
+        views = out["z"]
+
+        barlow_loss = self.scale_loss * self.mv_barlow_loss(views)
+
+        self.log("train_mv_barlow_loss", barlow_loss, on_epoch=True, sync_dist=True)
+
+        return barlow_loss + class_loss

@@ -1,0 +1,98 @@
+"""Multi-view VICReg for solo-learn (``method: mv_vicreg``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import omegaconf
+import torch
+from solo.utils.misc import omegaconf_select
+
+from req_plugins.losses import MultiViewVICRegLoss
+from req_plugins.solo.base import MultiViewMethod, check_cfg_number
+
+
+class MultiViewVICReg(MultiViewMethod):
+    def __init__(self, cfg: omegaconf.DictConfig):
+        """VICReg over all m >= 2 crops, each view against the mean of the others (SPEC §2.2).
+
+        Every crop, large or small, is a view. At m = 2 this is standard VICReg
+        (official code, lightly): ``λ·mse + μ·½[v(z₁)+v(z₂)] + ν·[c(z₁)+c(z₂)]``.
+        solo-learn's own ``vicreg`` sums the two variance hinges instead of
+        averaging them, so its ``var_loss_weight: w`` equals ``var_loss_weight: 2w`` here.
+
+        Extra cfg settings:
+            method_kwargs:
+                proj_hidden_dim (int): width of the projector's hidden layers.
+                proj_output_dim (int): projector dimension d.
+                proj_num_layers (int): linear layers of the projector (default 3).
+                sim_loss_weight (float): invariance weight λ (default 25).
+                var_loss_weight (float): variance weight μ (default 25).
+                cov_loss_weight (float): covariance weight ν. Default (null): the thesis's
+                    low-dimensional-projector rule ν = λ · 1.3e-3 · 8192 / d.
+        """
+
+        super().__init__(cfg)
+
+        # global-batch statistics under DDP, as solo-learn's gathered variance/covariance
+        self.mv_vicreg_loss = MultiViewVICRegLoss(
+            lambda_param=cfg.method_kwargs.sim_loss_weight,
+            mu_param=cfg.method_kwargs.var_loss_weight,
+            nu_param=cfg.method_kwargs.cov_loss_weight,
+            projector_dim=cfg.method_kwargs.proj_output_dim,
+            gather_distributed=True,
+        )
+        self.sim_loss_weight: float = self.mv_vicreg_loss.lambda_param
+        self.var_loss_weight: float = self.mv_vicreg_loss.mu_param
+        self.cov_loss_weight: float = self.mv_vicreg_loss.nu_param
+
+    @staticmethod
+    def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
+        """Adds method specific default values/checks for config.
+
+        Args:
+            cfg (omegaconf.DictConfig): DictConfig object.
+
+        Returns:
+            omegaconf.DictConfig: same as the argument, used to avoid errors.
+        """
+
+        cfg = super(MultiViewVICReg, MultiViewVICReg).add_and_assert_specific_cfg(cfg)
+
+        cfg.method_kwargs.sim_loss_weight = omegaconf_select(
+            cfg, "method_kwargs.sim_loss_weight", 25.0
+        )
+        cfg.method_kwargs.var_loss_weight = omegaconf_select(
+            cfg, "method_kwargs.var_loss_weight", 25.0
+        )
+        cfg.method_kwargs.cov_loss_weight = omegaconf_select(
+            cfg, "method_kwargs.cov_loss_weight", None
+        )
+        check_cfg_number(cfg, "method_kwargs.sim_loss_weight", 0.0)
+        check_cfg_number(cfg, "method_kwargs.var_loss_weight", 0.0)
+        check_cfg_number(cfg, "method_kwargs.cov_loss_weight", 0.0, optional=True)
+
+        return cfg
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        """Multi-view VICReg loss over every crop, plus the online classifier's loss.
+
+        Args:
+            batch (Sequence[Any]): ``[img_indexes, [X], Y]`` where ``[X]`` holds one batch
+                of images per crop (large crops first).
+            batch_idx (int): index of the batch.
+
+        Returns:
+            torch.Tensor: VICReg loss + classification loss.
+        """
+
+        out = super().training_step(batch, batch_idx)
+        class_loss = out["loss"]
+        views = out["z"]
+
+        vicreg_loss = self.mv_vicreg_loss(views)
+
+        self.log("train_mv_vicreg_loss", vicreg_loss, on_epoch=True, sync_dist=True)
+
+        return vicreg_loss + class_loss

@@ -1,0 +1,28 @@
+"""Everything is configured in pyproject.toml; this file only ships the solo-learn autoload hook.
+
+A ``.pth`` file must sit at the root of site-packages, which pyproject.toml
+cannot express: ``build_py`` writes ``req_plugins_solo_autoload.pth`` next to the
+top-level module it imports (see ``req_plugins_solo_autoload.py``), for regular
+wheels (into ``build_lib``) and for editable installs (into the editable wheel).
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+AUTOLOAD_MODULE = "req_plugins_solo_autoload"
+
+
+class BuildPyWithAutoloadPth(build_py):
+    def run(self):
+        super().run()
+        # Editable wheels are packed from the install directory, regular ones from build_lib.
+        if self.editable_mode:
+            target = self.get_finalized_command("install").install_lib
+        else:
+            target = self.build_lib
+        Path(target, f"{AUTOLOAD_MODULE}.pth").write_text(f"import {AUTOLOAD_MODULE}\n")
+
+
+setup(py_modules=[AUTOLOAD_MODULE], cmdclass={"build_py": BuildPyWithAutoloadPth})
