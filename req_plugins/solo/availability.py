@@ -39,12 +39,12 @@ def require_solo() -> None:
         found = False
     if not found:
         raise ImportError(
-            f"req_plugins.solo needs solo-learn >= {minimum}, which is not installed. "
+            f"req_plugins.solo needs solo-learn >= {minimum}, which is not installed.\n"
             + _HOW_TO_INSTALL
         )
     version = solo_learn_version()
     if version is not None and version < MIN_SOLO_LEARN_VERSION:
         raise ImportError(
             f"req_plugins.solo needs solo-learn >= {minimum}, found "
-            f"{'.'.join(map(str, version))}. " + _HOW_TO_INSTALL
+            f"{'.'.join(map(str, version))}.\n" + _HOW_TO_INSTALL
         )
