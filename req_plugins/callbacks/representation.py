@@ -1,0 +1,163 @@
+"""Label-free representation metrics of a model during training, on a held-out loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import MetricCollection
+
+from req_plugins.callbacks._base import (
+    DualCallback,
+    broadcast_buffers,
+    default_embed,
+    distributed_world,
+    eval_mode,
+)
+
+EmbedFn = Callable[[Any, Tensor], tuple[Tensor, Tensor]]
+SPACES = ("backbone", "embedding")
+
+
+class RepresentationMetrics(DualCallback):
+    """Log α, effective rank and I(R;Z) of a model's representations every few epochs.
+
+    At the end of every ``every_n_epochs``-th training epoch (and of the last one)
+    the model embeds ``dataloader`` in eval mode, without gradients, and the
+    registered metrics are computed on the backbone features ``R`` and the
+    projector embeddings ``Z``:
+
+    * per space (``features`` metrics): ``{prefix}backbone_alpha``,
+      ``{prefix}embedding_effective_rank``, …
+    * per pair (``pair`` metrics): ``{prefix}mutual_information`` = I(R;Z).
+
+    Values are logged with ``pl_module.log`` (so they reach the Trainer's loggers,
+    ``trainer.callback_metrics`` and checkpoint monitors) and kept in
+    :attr:`history` (saved in checkpoints). Works in ``lightning.pytorch`` and
+    ``pytorch_lightning`` Trainers.
+
+    Under DDP, process ``r`` embeds batches ``r, r + W, …`` of the loader (no
+    sampler needed) and the metrics' sum-reduced states are combined, so the
+    values equal a single process's on the same data and model. The loader must
+    then yield at least ``W`` batches.
+
+    Args:
+        dataloader: held-out images; batches are ``images`` or ``(images, ...)``.
+        every_n_epochs: measuring period in epochs.
+        metrics: names from the metric registry (``req_plugins.plugins``).
+        embed_fn: ``(pl_module, images) -> (R, Z)``; default: ``pl_module.embed``, or
+            ``backbone`` + ``projection_head``/``projector``.
+        max_batches: use only the first ``max_batches`` batches.
+        prefix: prefix of the logged keys.
+        registry: metric registry (default: the process-wide one).
+
+    Example:
+        >>> from torch.utils.data import DataLoader, TensorDataset
+        >>> loader = DataLoader(TensorDataset(torch.randn(512, 3, 16, 16)), batch_size=128)
+        >>> callback = RepresentationMetrics(loader, every_n_epochs=5)
+        >>> # pytorch_lightning.Trainer(callbacks=[callback]) or lightning.pytorch.Trainer(...)
+    """
+
+    def __init__(
+        self,
+        dataloader: Iterable,
+        *,
+        every_n_epochs: int = 5,
+        metrics: Sequence[str] = ("alpha", "effective_rank", "mutual_information"),
+        embed_fn: EmbedFn | None = None,
+        max_batches: int | None = None,
+        prefix: str = "repr/",
+        registry=None,
+    ) -> None:
+        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+            raise ValueError(f"`every_n_epochs` must be an integer >= 1, got {every_n_epochs!r}.")
+        if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
+            raise ValueError(f"`max_batches` must be None or an integer >= 1, got {max_batches!r}.")
+        if registry is None:
+            from req_plugins.plugins import get_registry
+
+            registry = get_registry()
+        self.entries = [registry.get_metric(name) for name in metrics]
+        if not self.entries:
+            raise ValueError("`metrics` must name at least one registered metric.")
+        self.dataloader = dataloader
+        self.every_n_epochs = every_n_epochs
+        self.embed_fn = embed_fn or default_embed
+        self.max_batches = max_batches
+        self.prefix = prefix
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(prefix=self.prefix)
+
+    def _collections(self, device: torch.device) -> dict[str, MetricCollection]:
+        feature_metrics = {e.name: e.load() for e in self.entries if e.inputs == "features"}
+        pair_metrics = {e.name: e.load() for e in self.entries if e.inputs == "pair"}
+        collections = {}
+        for space in SPACES if feature_metrics else ():
+            collections[space] = MetricCollection(
+                {name: cls() for name, cls in feature_metrics.items()},
+                prefix=f"{self.prefix}{space}_",
+            )
+        if pair_metrics:
+            collections["pair"] = MetricCollection(
+                {name: cls() for name, cls in pair_metrics.items()}, prefix=self.prefix
+            )
+        return {key: collection.to(device) for key, collection in collections.items()}
+
+    @torch.no_grad()
+    def compute(self, pl_module) -> dict[str, float]:
+        """Measure the metrics of ``pl_module`` on the loader now (works without a Trainer too)."""
+        world_size, rank = distributed_world()
+        if world_size > 1:
+            broadcast_buffers(pl_module)
+        collections = self._collections(pl_module.device)
+        seen = 0
+        with eval_mode(pl_module):
+            for batch_idx, batch in enumerate(self.dataloader):
+                if self.max_batches is not None and batch_idx >= self.max_batches:
+                    break
+                seen += 1
+                if batch_idx % world_size != rank:
+                    continue
+                images = batch[0] if isinstance(batch, (list, tuple)) else batch
+                features, embeddings = self.embed_fn(pl_module, images.to(pl_module.device))
+                inputs = {"backbone": features, "embedding": embeddings}
+                for key, collection in collections.items():
+                    if key == "pair":
+                        collection.update(features, embeddings)
+                    else:
+                        collection.update(inputs[key])
+        if seen < world_size:
+            raise ValueError(
+                f"RepresentationMetrics: the loader gave {seen} batch(es) for {world_size} "
+                "processes; every process needs at least one (use a smaller batch size)."
+            )
+        values: dict[str, float] = {}
+        for collection in collections.values():
+            values.update({key: float(value) for key, value in collection.compute().items()})
+        return values
+
+    def _should_measure(self, trainer) -> bool:
+        epoch = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
+        return epoch % self.every_n_epochs == 0 or last
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not self._should_measure(trainer):
+            return
+        values = self.compute(pl_module)
+        for key, value in values.items():
+            # Every process holds the same (already reduced) value; sync_dist keeps
+            # Lightning from warning and averages identical numbers.
+            pl_module.log(key, value, on_step=False, on_epoch=True, sync_dist=True)
+        self.history.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **values})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict["history"])

@@ -1,0 +1,59 @@
+"""Multi-view VICReg with a low-dimensional projector (thesis Part III)."""
+
+from __future__ import annotations
+
+import torch
+from lightly.models.modules import VICRegProjectionHead
+from torch import Tensor, nn
+
+from req_plugins.lightly.methods.base import SSLMethod
+from req_plugins.losses import MultiViewVICRegLoss
+
+
+class MultiViewVICReg(SSLMethod):
+    """VICReg over ``m ≥ 2`` views: each view against the mean of the other views.
+
+    ``L = (1/m) Σ_v [λ·mse(z_v, z̃_v) + μ·var + ν·cov]`` with ``z̃_v = mean_{u≠v} z_u``
+    (standard VICReg at m = 2). With ``nu_param=None``, ν follows the projector
+    dimension, ``ν/λ = 1.3e-3 · 8192 / d`` (the thesis's β ∝ 1/d rule).
+
+    Args:
+        projection_hidden_dim, projection_output_dim: widths of the 3-layer projector.
+        lambda_param, mu_param: λ, μ (paper: 25, 25).
+        nu_param: covariance weight ν; ``None`` derives it from ``d``.
+        **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        *,
+        num_views: int = 2,
+        projection_hidden_dim: int = 2048,
+        projection_output_dim: int = 256,
+        lambda_param: float = 25.0,
+        mu_param: float = 25.0,
+        nu_param: float | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
+        self.projection_head = VICRegProjectionHead(
+            feature_dim, projection_hidden_dim, projection_output_dim
+        )
+        self.criterion = MultiViewVICRegLoss(
+            lambda_param=lambda_param,
+            mu_param=mu_param,
+            nu_param=nu_param,
+            projector_dim=projection_output_dim,
+            gather_distributed=True,
+        )
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        views, targets = batch[0], batch[1]
+        features = self.forward(torch.cat(views))
+        z = self.projection_head(features).chunk(len(views))  # z_1, ..., z_m
+        loss = self.criterion(list(z))
+        self.log_ssl_loss(loss, targets.shape[0])
+        return loss + self.online_classification_loss(features, targets)

@@ -1,0 +1,47 @@
+"""SimCLR (Chen et al., 2020) with lightly's NT-Xent loss and projection head."""
+
+from __future__ import annotations
+
+import torch
+from lightly.loss import NTXentLoss
+from lightly.models.modules import SimCLRProjectionHead
+from torch import Tensor, nn
+
+from req_plugins.lightly.methods.base import SSLMethod, check_two_views
+
+
+class SimCLR(SSLMethod):
+    """SimCLR: each view must pick its partner out of the batch (InfoNCE / NT-Xent).
+
+    Args:
+        projection_hidden_dim, projection_output_dim: widths of the 2-layer projector.
+        temperature: softmax temperature τ (lightly's default 0.5).
+        **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        *,
+        num_views: int = 2,
+        projection_hidden_dim: int = 2048,
+        projection_output_dim: int = 128,
+        temperature: float = 0.5,
+        **kwargs,
+    ) -> None:
+        check_two_views(num_views, "simclr", None)
+        super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
+        self.projection_head = SimCLRProjectionHead(
+            feature_dim, projection_hidden_dim, projection_output_dim
+        )
+        self.criterion = NTXentLoss(temperature=temperature, gather_distributed=True)
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        views, targets = batch[0], batch[1]
+        features = self.forward(torch.cat(views))
+        z_a, z_b = self.projection_head(features).chunk(2)
+        loss = self.criterion(z_a, z_b)
+        self.log_ssl_loss(loss, targets.shape[0])
+        return loss + self.online_classification_loss(features, targets)

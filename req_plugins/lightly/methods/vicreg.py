@@ -1,0 +1,57 @@
+"""VICReg (Bardes et al., 2022) with lightly's loss and projection head."""
+
+from __future__ import annotations
+
+import torch
+from lightly.loss import VICRegLoss
+from lightly.models.modules import VICRegProjectionHead
+from torch import Tensor, nn
+
+from req_plugins.lightly.methods.base import SSLMethod, check_two_views
+
+
+class VICReg(SSLMethod):
+    """VICReg: invariance (MSE) + variance hinge + covariance decorrelation of two views.
+
+    ``L = λ·inv + μ·var + ν·cov`` (lightly's ``VICRegLoss``, embeddings gathered
+    under DDP). Two views only; see ``mv_vicreg``.
+
+    Args:
+        projection_hidden_dim, projection_output_dim: widths of the 3-layer projector.
+        lambda_param, mu_param, nu_param: λ, μ, ν (paper: 25, 25, 1).
+        **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        num_classes: int,
+        *,
+        num_views: int = 2,
+        projection_hidden_dim: int = 8192,
+        projection_output_dim: int = 8192,
+        lambda_param: float = 25.0,
+        mu_param: float = 25.0,
+        nu_param: float = 1.0,
+        **kwargs,
+    ) -> None:
+        check_two_views(num_views, "vicreg", "mv_vicreg")
+        super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
+        self.projection_head = VICRegProjectionHead(
+            feature_dim, projection_hidden_dim, projection_output_dim
+        )
+        self.criterion = VICRegLoss(
+            lambda_param=lambda_param,
+            mu_param=mu_param,
+            nu_param=nu_param,
+            gather_distributed=True,
+        )
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        views, targets = batch[0], batch[1]
+        features = self.forward(torch.cat(views))
+        z_a, z_b = self.projection_head(features).chunk(2)
+        loss = self.criterion(z_a, z_b)
+        self.log_ssl_loss(loss, targets.shape[0])
+        return loss + self.online_classification_loss(features, targets)
