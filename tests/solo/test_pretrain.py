@@ -85,6 +85,7 @@ def run_cli(args, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_req_solo_pretrain_trains_a_four_view_method_for_one_epoch(tmp_path):
     cfg = pretrain_cfg(
         tmp_path,
@@ -168,6 +169,7 @@ SOLO_LEARN_ROOT = os.environ.get("SOLO_LEARN_ROOT")
     reason="set SOLO_LEARN_ROOT to a solo-learn source checkout: its main_pretrain.py is not "
     "installed with the package",
 )
+@pytest.mark.slow
 def test_solo_main_pretrain_resolves_and_trains_the_plugin_method(tmp_path):
     """solo-learn's unmodified main_pretrain.py, 2 large + 2 small crops: 4 views."""
     cfg = pretrain_cfg(
