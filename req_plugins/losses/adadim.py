@@ -125,16 +125,23 @@ class AdaDimController(nn.Module):
         """Set α from the backbone features of (up to) ``num_batches`` batches; return it.
 
         ``features`` is any iterable of ``(N_b, d_R)`` tensors — a generator over a
-        shuffled training loader is consumed lazily, only for ``num_batches`` batches.
+        shuffled training loader is consumed lazily, only for ``num_batches`` batches, and
+        then closed.
         Under ``torch.distributed`` the mean is taken over the batches of all processes,
         so every rank gets the same α.
         """
         check_int(epoch, "epoch", min_value=0)
+        batches = iter(features)
         ranks = []
-        for b, batch in enumerate(itertools.islice(features, self.num_batches)):
-            name = f"features[{b}]"
-            check_tensor(batch, name)
-            ranks.append(effective_rank(batch, normalized=True))
+        try:
+            for b, batch in enumerate(itertools.islice(batches, self.num_batches)):
+                check_tensor(batch, f"features[{b}]")
+                ranks.append(effective_rank(batch, normalized=True))
+        finally:
+            # a generator is closed now, not when collected, so its clean-up (e.g.
+            # restoring the backbone's train mode) runs before training resumes
+            if hasattr(batches, "close"):
+                batches.close()
         if not ranks:
             raise ValueError("`features` yielded no batch: need at least one to measure α.")
         total = torch.stack(ranks).sum()

@@ -248,3 +248,34 @@ def test_controller_bad_measurements_and_state():
     with pytest.raises(ValueError, match="state must be a dict"):
         controller.load_state_dict({"_extra_state": {"alpha": 0.3}})
     assert (controller.measured_alpha, controller.measured_epoch) == (0.0, -1)
+
+
+def test_measure_draws_only_k_batches_and_closes_a_generator():
+    drawn, closed = [], []
+
+    def stream():
+        try:
+            for b in range(100):
+                drawn.append(b)
+                yield _features_of_rank(8, seed=b)
+        finally:
+            closed.append(True)
+
+    AdaDimController(num_batches=4).measure(stream(), epoch=20)
+    assert drawn == [0, 1, 2, 3]
+    assert closed == [True]
+
+
+def test_measure_runs_the_backbone_without_gradients():
+    backbone = torch.nn.Linear(8, 8)
+    inputs = [torch.randn(16, 8) for _ in range(2)]
+    grad_enabled = []
+
+    def features():
+        for x in inputs:
+            out = backbone(x)
+            grad_enabled.append(out.requires_grad)
+            yield out
+
+    AdaDimController(num_batches=2).measure(features(), epoch=20)
+    assert grad_enabled == [False, False]
