@@ -1,3 +1,49 @@
-"""req_plugins: label-free representation metrics and multi-view SSL methods for solo-learn and lightly."""
+"""req_plugins: label-free representation metrics and multi-view SSL methods for solo-learn and lightly.
+
+The core (metrics, functional metrics, losses, projectors) depends on torch and
+torchmetrics only; the integrations live in :mod:`req_plugins.lightly` and
+:mod:`req_plugins.solo` and are imported on demand.
+"""
+
+from req_plugins.functional import (
+    AlphaFit,
+    alpha_req,
+    cumulative_explained_variance,
+    effective_rank,
+    eigenspectrum,
+    matrix_mutual_information,
+    num_eigenvalues_above,
+    renyi_entropy,
+)
+from req_plugins.losses import (
+    AdaDimController,
+    AdaDimLoss,
+    MultiViewBarlowTwinsLoss,
+    MultiViewVICRegLoss,
+    NTXentLoss,
+)
+from req_plugins.metrics import AlphaReQ, EffectiveRank, MatrixMutualInformation
+from req_plugins.projectors import ProjectionMLP, beta_for_dim
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AdaDimController",
+    "AdaDimLoss",
+    "AlphaFit",
+    "AlphaReQ",
+    "EffectiveRank",
+    "MatrixMutualInformation",
+    "MultiViewBarlowTwinsLoss",
+    "MultiViewVICRegLoss",
+    "NTXentLoss",
+    "ProjectionMLP",
+    "alpha_req",
+    "beta_for_dim",
+    "cumulative_explained_variance",
+    "effective_rank",
+    "eigenspectrum",
+    "matrix_mutual_information",
+    "num_eigenvalues_above",
+    "renyi_entropy",
+]
