@@ -1,0 +1,73 @@
+"""Every solo recipe composes with Hydra, passes solo-learn's parsing and the method's checks."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.solo.availability import skip_module_without_solo
+
+skip_module_without_solo()
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from req_plugins.solo.pretrain import check_large_crops, method_class, parse_solo_cfg  # noqa: E402
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "solo"
+
+# recipe: (method, large crops, small crops, projector dim d, backbone)
+EXPECTED = {
+    "cifar/lowdim_barlow_twins.yaml": ("lowdim_barlow_twins", 2, 0, 256, "resnet50"),
+    "cifar/mv_barlow_twins_2views_d8192.yaml": ("mv_barlow_twins", 2, 0, 8192, "resnet50"),
+    "cifar/mv_barlow_twins_4views.yaml": ("mv_barlow_twins", 4, 0, 256, "resnet50"),
+    "cifar/mv_barlow_twins_8views.yaml": ("mv_barlow_twins", 8, 0, 256, "resnet50"),
+    "cifar/lowdim_vicreg.yaml": ("lowdim_vicreg", 2, 0, 256, "resnet50"),
+    "cifar/mv_vicreg_4views.yaml": ("mv_vicreg", 4, 0, 256, "resnet50"),
+    "cifar/adadim.yaml": ("adadim", 2, 0, 2048, "resnet50"),
+    "stl10/lowdim_barlow_twins.yaml": ("lowdim_barlow_twins", 2, 0, 256, "resnet50"),
+    "stl10/mv_barlow_twins_4views.yaml": ("mv_barlow_twins", 4, 0, 256, "resnet50"),
+    "stl10/mv_barlow_twins_swav_2x64_2x32.yaml": ("mv_barlow_twins", 2, 2, 256, "resnet50"),
+    "stl10/mv_barlow_twins_swav_2x64_6x32.yaml": ("mv_barlow_twins", 2, 6, 256, "resnet50"),
+    "imagenet-100/lowdim_barlow_twins.yaml": ("lowdim_barlow_twins", 2, 0, 256, "resnet18"),
+    "imagenet-100/mv_barlow_twins_4views.yaml": ("mv_barlow_twins", 4, 0, 256, "resnet18"),
+    "imagenet-100/mv_barlow_twins_8views.yaml": ("mv_barlow_twins", 8, 0, 256, "resnet18"),
+    "imagenet-100/mv_barlow_twins_multicrop_2x224_6x96.yaml": (
+        "mv_barlow_twins",
+        2,
+        6,
+        256,
+        "resnet18",
+    ),
+    "imagenet-100/adadim.yaml": ("adadim", 2, 0, 2048, "resnet18"),
+}
+
+
+def test_every_recipe_is_checked():
+    found = {
+        str(path.relative_to(RECIPES))
+        for path in RECIPES.glob("*/*.yaml")
+        if path.parent.name not in ("augmentations", "wandb")
+    }
+    assert found == set(EXPECTED)
+
+
+@pytest.mark.parametrize("recipe", sorted(EXPECTED))
+def test_recipe_parses_and_passes_the_method_checks(recipe):
+    method, large, small, dim, backbone = EXPECTED[recipe]
+    path = RECIPES / recipe
+    with initialize_config_dir(config_dir=str(path.parent), version_base="1.2"):
+        cfg = compose(config_name=path.name)
+    cfg = parse_solo_cfg(cfg)
+    method_cls = method_class(cfg.method)
+    check_large_crops(cfg, method_cls)
+    cfg = method_cls.add_and_assert_specific_cfg(cfg)
+
+    assert (cfg.method, cfg.data.num_large_crops, cfg.data.num_small_crops) == (
+        method,
+        large,
+        small,
+    )
+    assert (cfg.method_kwargs.proj_output_dim, cfg.backbone.name) == (dim, backbone)
+    assert cfg.wandb.enabled is False
+    # the papers' learning rates after solo-learn's batch-size scaling (lr * batch / 256, 1 GPU)
+    expected_lr = {"adam": 1e-3, "lars": 0.4}[cfg.optimizer.name]
+    assert cfg.optimizer.lr == pytest.approx(expected_lr)
