@@ -29,6 +29,7 @@ class DataConfig:
     path: str | None = None  # local folder (all but digits)
     download: bool = False  # let torchvision download CIFAR / STL-10 into `path`
     num_views: int = 2
+    fraction: float = 1.0  # pretrain on this fraction of the training images (fixed subset)
     batch_size: int = 256  # global batch, split over the processes
     num_workers: int = 0
     # Arguments of lightly's SimCLRViewTransform overriding the dataset's defaults.

@@ -29,7 +29,7 @@ from lightly.transforms.torchvision_v2_compatibility import torchvision_transfor
 from lightly.transforms.utils import IMAGENET_NORMALIZE
 from PIL import Image
 from pytorch_lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from req_plugins._validation import check_choice
 
@@ -305,14 +305,25 @@ def build_data(
     num_views: int = 2,
     augmentation: dict[str, Any] | None = None,
     download: bool = False,
+    fraction: float = 1.0,
 ) -> SSLData:
-    """Build the datasets of a run; bad names or paths raise ``ValueError`` before training."""
+    """Build the datasets of a run; bad names or paths raise ``ValueError`` before training.
+
+    ``fraction`` < 1 pretrains on a fixed random subset of the self-supervised
+    training set (the thesis's data-fraction experiments); evaluation always
+    uses the full labelled splits.
+    """
     info = dataset_info(name)
     if not isinstance(num_views, int) or num_views < 2:
         raise ValueError(f"`data.num_views` must be an integer >= 2, got {num_views!r}.")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"`data.fraction` must be in (0, 1], got {fraction!r}.")
     views = view_transform(info, num_views, dict(augmentation or {}))
     evaluation = eval_transform(info)
     ssl = _raw_dataset(name, path, "ssl", download)
+    if fraction < 1.0:
+        keep = torch.randperm(len(ssl), generator=torch.Generator().manual_seed(0))
+        ssl = Subset(ssl, keep[: max(1, round(fraction * len(ssl)))].tolist())
     train = _raw_dataset(name, path, "train", download, evaluation)
     test = _raw_dataset(name, path, "test", download, evaluation)
     if name == "imagefolder":

@@ -14,21 +14,18 @@ from lightly.utils.scheduler import CosineWarmupScheduler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from req_plugins.callbacks._base import eval_mode
+
 
 @torch.no_grad()
 def extract_features(model: nn.Module, loader: DataLoader) -> tuple[Tensor, Tensor]:
     """``(features, targets)`` of every batch of ``loader`` with ``model`` in eval mode."""
     device = next(model.parameters()).device
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        features, targets = [], []
+    features, targets = [], []
+    with eval_mode(model):
         for batch in loader:
             features.append(model(batch[0].to(device)).flatten(start_dim=1).cpu())
             targets.append(batch[1])
-    finally:
-        for module, training in modes.items():
-            module.train(training)
     return torch.cat(features), torch.cat(targets)
 
 

@@ -40,6 +40,7 @@ from req_plugins.callbacks import (
     plot_eigenvalue_trajectories,
     plot_metric_trajectories,
 )
+from req_plugins.callbacks._base import eval_mode
 from req_plugins.functional import eigenspectrum
 from req_plugins.lightly.backbones import build_backbone
 from req_plugins.lightly.data import SSLDataModule, build_data
@@ -156,6 +157,7 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         num_views=config.data.num_views,
         augmentation=OmegaConf.to_container(config.data.augmentation),
         download=config.data.download,
+        fraction=config.data.fraction,
     )
     datamodule = SSLDataModule(
         data,
@@ -288,14 +290,11 @@ def _plot(run: Run) -> list[Path]:
     module = run.module
     device = next(module.parameters()).device
     outputs = {"backbone": [], "embedding": []}
-    with torch.no_grad():
-        was_training = module.training
-        module.eval()
+    with torch.no_grad(), eval_mode(module):
         for images, _ in run.datamodule.eval_dataloader("test"):
             features, embeddings = module.embed(images.to(device))
             outputs["backbone"].append(features.cpu())
             outputs["embedding"].append(embeddings.cpu())
-        module.train(was_training)
     spectra = {
         f"{space} ({torch.cat(values).shape[1]}-d)": eigenspectrum(torch.cat(values))
         for space, values in outputs.items()

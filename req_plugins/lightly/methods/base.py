@@ -44,7 +44,13 @@ class SSLMethod(LightningModule):
         scheduler: ``"cosine"`` (lightly's ``CosineWarmupScheduler``, per step) or ``"none"``.
         warmup_epochs: linear warm-up length of the cosine schedule.
 
-    Subclasses set ``self.projection_head`` and ``self.criterion``.
+    Subclasses set ``self.projection_head`` and ``self.criterion``. ``req-train``
+    builds a registered method as ``cls(backbone, feature_dim, num_classes,
+    num_views=…, projection_hidden_dim=…, projection_output_dim=…, optimizer=…,
+    lr=…, weight_decay=…, momentum=…, scheduler=…, warmup_epochs=…, **method)``
+    where ``method`` is the config's ``method`` section without ``name``; a
+    third-party method accepts the same arguments (subclassing this class is the
+    easy way).
     """
 
     projection_head: nn.Module

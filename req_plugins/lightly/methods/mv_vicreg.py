@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from lightly.models.modules import VICRegProjectionHead
+from lightly.models.modules.heads import VICRegProjectionHead
 from torch import Tensor, nn
 
 from req_plugins.lightly.methods.base import SSLMethod
