@@ -12,6 +12,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 AUTOLOAD_MODULE = "req_plugins_solo_autoload"
+# site.py executes .pth lines that start with "import". The ImportError guard keeps a stale
+# .pth (e.g. an editable checkout deleted without `pip uninstall`) from erroring at every start.
+PTH_LINE = (
+    f'import sys; exec("try:\\n import {AUTOLOAD_MODULE}\\nexcept ImportError:\\n pass")\n'
+)
 
 
 class BuildPyWithAutoloadPth(build_py):
@@ -22,7 +27,7 @@ class BuildPyWithAutoloadPth(build_py):
             target = self.get_finalized_command("install").install_lib
         else:
             target = self.build_lib
-        Path(target, f"{AUTOLOAD_MODULE}.pth").write_text(f"import {AUTOLOAD_MODULE}\n")
+        Path(target, f"{AUTOLOAD_MODULE}.pth").write_text(PTH_LINE)
 
 
 setup(py_modules=[AUTOLOAD_MODULE], cmdclass={"build_py": BuildPyWithAutoloadPth})
