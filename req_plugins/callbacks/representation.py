@@ -93,20 +93,61 @@ class RepresentationMetrics(DualCallback):
     def state_key(self) -> str:
         return self._generate_state_key(prefix=self.prefix)
 
-    def _collections(self, device: torch.device) -> dict[str, MetricCollection]:
+    def _collections(self, device: torch.device, **kwargs) -> dict[str, MetricCollection]:
         feature_metrics = {e.name: e.load() for e in self.entries if e.inputs == "features"}
         pair_metrics = {e.name: e.load() for e in self.entries if e.inputs == "pair"}
         collections = {}
         for space in SPACES if feature_metrics else ():
             collections[space] = MetricCollection(
-                {name: cls() for name, cls in feature_metrics.items()},
+                {name: cls(**kwargs) for name, cls in feature_metrics.items()},
                 prefix=f"{self.prefix}{space}_",
             )
         if pair_metrics:
             collections["pair"] = MetricCollection(
-                {name: cls() for name, cls in pair_metrics.items()}, prefix=self.prefix
+                {name: cls(**kwargs) for name, cls in pair_metrics.items()}, prefix=self.prefix
             )
         return {key: collection.to(device) for key, collection in collections.items()}
+
+    @staticmethod
+    def _update(collections: dict[str, MetricCollection], features: Tensor, embeddings: Tensor):
+        inputs = {"backbone": features, "embedding": embeddings}
+        for key, collection in collections.items():
+            if key == "pair":
+                collection.update(features, embeddings)
+            else:
+                collection.update(inputs[key])
+
+    @staticmethod
+    def _images(batch) -> Tensor:
+        return batch[0] if isinstance(batch, (list, tuple)) else batch
+
+    @torch.no_grad()
+    def check(self, pl_module) -> None:
+        """Compute every metric on the first batch; raise ``ValueError`` if one cannot be.
+
+        Run at the start of fit, so that e.g. a projector too narrow for α's fit
+        range fails before training rather than after the first epochs.
+        """
+        collections = self._collections(pl_module.device, sync_on_compute=False)
+        with eval_mode(pl_module):
+            images = self._images(next(iter(self.dataloader))).to(pl_module.device)
+            features, embeddings = self.embed_fn(pl_module, images)
+        self._update(collections, features, embeddings)
+        for key, collection in collections.items():
+            for name, metric in collection.items(keep_base=True):
+                try:
+                    metric.compute()
+                except ValueError as error:
+                    where = f"the {key} space" if key in SPACES else "(R, Z)"
+                    raise ValueError(
+                        f"RepresentationMetrics cannot compute {name!r} on {where} "
+                        f"(features {tuple(features.shape)}, embeddings "
+                        f"{tuple(embeddings.shape)}): {error} Drop it from `metrics` or "
+                        "configure the metric."
+                    ) from error
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.check(pl_module)
 
     @torch.no_grad()
     def compute(self, pl_module) -> dict[str, float]:
@@ -123,14 +164,9 @@ class RepresentationMetrics(DualCallback):
                 seen += 1
                 if batch_idx % world_size != rank:
                     continue
-                images = batch[0] if isinstance(batch, (list, tuple)) else batch
-                features, embeddings = self.embed_fn(pl_module, images.to(pl_module.device))
-                inputs = {"backbone": features, "embedding": embeddings}
-                for key, collection in collections.items():
-                    if key == "pair":
-                        collection.update(features, embeddings)
-                    else:
-                        collection.update(inputs[key])
+                images = self._images(batch).to(pl_module.device)
+                features, embeddings = self.embed_fn(pl_module, images)
+                self._update(collections, features, embeddings)
         if seen < world_size:
             raise ValueError(
                 f"RepresentationMetrics: the loader gave {seen} batch(es) for {world_size} "
