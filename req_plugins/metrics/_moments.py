@@ -13,12 +13,12 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from req_plugins._validation import check_int
-from req_plugins.functional.spectrum import FeatureMoments, feature_moments
+from req_plugins._validation import as_features, check_int
+from req_plugins.functional.spectrum import FeatureMoments
 
 
 def _lazy_state(shape: tuple[int, ...] | None) -> Tensor:
-    """Zero float64 state of ``shape``, or a 0-dim zero that the first update broadcasts up."""
+    """Zero float64 state of ``shape``, or a 0-dim placeholder that the first update resizes."""
     return torch.zeros(shape if shape is not None else (), dtype=torch.float64)
 
 
@@ -61,12 +61,16 @@ class _FeatureMomentsMetric(Metric):
 
     def update(self, features: Tensor) -> None:
         """Add a batch ``(N, D)`` (extra dims flattened per sample; any float dtype)."""
-        moments = feature_moments(features)
-        _check_width(self.second_moment, moments.total.shape[0], "features", "features per sample")
-        self.count += moments.count.to(self.count.device)
-        # `+` rather than `+=`: a lazily sized 0-dim state broadcasts up to (D,) / (D, D).
-        self.total = self.total + moments.total
-        self.second_moment = self.second_moment + moments.second_moment
+        x = as_features(features, "features", min_samples=1).to(torch.float64)
+        width = x.shape[1]
+        if self.second_moment.ndim == 0:  # sized by the first update (no `num_features`)
+            self.total = x.new_zeros(width)
+            self.second_moment = x.new_zeros(width, width)
+        _check_width(self.second_moment, width, "features", "features per sample")
+        # In place: no D×D temporaries, and compute-group members keep sharing the tensors.
+        self.count += x.shape[0]
+        self.total += x.sum(dim=0)
+        self.second_moment.addmm_(x.T, x)
 
     def _moments(self) -> FeatureMoments:
         if int(self.count) < 2:

@@ -94,15 +94,17 @@ class MatrixMutualInformation(Metric):
         r_unit, z_unit = _check_pair(r, z)
         _check_width(self.r_second_moment, r_unit.shape[1], "r", "features per sample")
         _check_width(self.z_second_moment, z_unit.shape[1], "z", "features per sample")
+        for name, unit in (("r", r_unit), ("z", z_unit)):
+            second_moment = getattr(self, f"{name}_second_moment")
+            if second_moment.ndim == 0:  # sized by the first update (no `num_features_*`)
+                second_moment = unit.new_zeros(unit.shape[1], unit.shape[1])
+                setattr(self, f"{name}_second_moment", second_moment)
+            second_moment.addmm_(unit.T, unit)  # in place: no d×d temporaries
+            getattr(self, f"{name}_trace").add_(unit.square().sum())
         self.count += r_unit.shape[0]
-        self.r_trace += r_unit.square().sum()
-        self.z_trace += z_unit.square().sum()
-        # `+` rather than `+=`: a lazily sized 0-dim state broadcasts up to (d, d).
-        self.r_second_moment = self.r_second_moment + r_unit.T @ r_unit
-        self.z_second_moment = self.z_second_moment + z_unit.T @ z_unit
         joint = _joint_statistics(r_unit, z_unit, self.max_samples)
         for name, value in zip(_JointStatistics._fields, joint, strict=True):
-            setattr(self, f"joint_{name}", getattr(self, f"joint_{name}") + value)
+            getattr(self, f"joint_{name}").add_(value)
 
     def compute(self) -> Tensor:
         """I(R;Z) in nats (float64, 0-dim)."""
