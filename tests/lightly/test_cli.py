@@ -1,0 +1,223 @@
+"""req-train: configs, overrides, clear errors with nothing written, a full tiny run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from req_plugins.lightly.cli import main
+from req_plugins.lightly.config import load_config
+from tests.lightly.tiny import TINY
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("\n".join(["method:", "  name: mv_barlow_twins", "data:", "  num_views: 3"]))
+    return path
+
+
+def _fails(capsys, tmp_path, config_file, *overrides, match):
+    output_dir = tmp_path / "out"
+    code = main([str(config_file), *TINY, f"output_dir={output_dir}", *overrides])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("req-train: error: ")
+    assert match in err, err
+    assert not output_dir.exists()  # nothing half-written
+    return err
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["data.batchsize=32"], "unknown config key 'data.batchsize'; valid keys in 'data': name,"),
+        (["optimiser.lr=0.1"], "unknown config key 'optimiser'; valid keys in 'the top level'"),
+        (["optimizer.lr=fast"], "optimizer.lr"),
+        (["method.name=byol"], "unknown method 'byol' for framework 'lightning'; valid methods:"),
+        (["method.betta=0.1"], "unknown key(s) ['betta'] in `method` for 'mv_barlow_twins'"),
+        (["method.name=simclr"], "`data.num_views` must be 2 for 'simclr'"),
+        (["optimizer.name=rmsprop"], "`optimizer.name` must be one of ('adam', 'sgd', 'lars')"),
+        (["backbone.name=vit"], "`backbone.name` must be one of"),
+        (["data.name=mnist"], "`data.name` must be one of"),
+        (["data.fraction=0"], "`data.fraction` must be in (0, 1]"),
+        (["data.augmentation.blur=0.5"], "unknown key(s) ['blur'] in `data.augmentation`"),
+        (["trainer.accelerator=quantum"], "invalid `trainer` settings"),
+        (["checkpoint.resume=last"], "`checkpoint.resume`: no checkpoint at"),
+        (["metrics.names=[alpha,nope]"], "unknown metric 'nope'"),
+        (["seed"], "override 'seed' must look like key=value"),
+    ],
+)
+def test_bad_config_fails_before_writing(capsys, tmp_path, config_file, overrides, match):
+    _fails(capsys, tmp_path, config_file, *overrides, match=match)
+
+
+def test_bad_data_paths(capsys, tmp_path, config_file):
+    _fails(
+        capsys,
+        tmp_path,
+        config_file,
+        "data.name=cifar10",
+        f"data.path={tmp_path / 'missing'}",
+        match="is not a directory",
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _fails(
+        capsys,
+        tmp_path,
+        config_file,
+        "data.name=cifar10",
+        f"data.path={empty}",
+        match="does not hold the cifar10 dataset",
+    )
+    _fails(
+        capsys,
+        tmp_path,
+        config_file,
+        "data.name=imagefolder",
+        f"data.path={empty}",
+        match="must contain 'train/' and 'val/' class folders",
+    )
+    _fails(capsys, tmp_path, config_file, "data.name=stl10", match="`data.path` is required")
+
+
+def test_missing_or_broken_config_file(capsys, tmp_path):
+    assert main([str(tmp_path / "nope.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("method: [unclosed\n")
+    assert main([str(broken)]) == 2
+    assert "cannot parse config file" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_existing_output_folder_is_protected(capsys, tmp_path, config_file):
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    (output_dir / "precious.txt").write_text("keep me")
+    for overwrite in ("false", "true"):
+        code = main([str(config_file), *TINY, f"output_dir={output_dir}", f"overwrite={overwrite}"])
+        assert code == 2
+        assert "output_dir" in capsys.readouterr().err
+    assert sorted(p.name for p in output_dir.iterdir()) == ["precious.txt"]
+
+
+def test_show_config_and_quickstart_config(capsys):
+    assert main(["--show-config", "method.name=vicreg", "optimizer.lr=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "name: vicreg" in out and "lr: 0.5" in out and "output_dir: runs/vicreg" in out
+    config = load_config(None, [])
+    assert config.method.name == "mv_barlow_twins"
+    assert main(["--quickstart", "--show-config"]) == 0
+    out = capsys.readouterr().out
+    assert "num_views: 4" in out and "output_dim: 64" in out and "name: digits" in out
+
+
+def test_full_run_writes_checkpoints_logs_plots_and_results(capsys, tmp_path, config_file):
+    output_dir = tmp_path / "run"
+    code = main(
+        [
+            str(config_file),
+            *TINY,
+            f"output_dir={output_dir}",
+            "data.fraction=0.2",
+            "trainer.max_epochs=2",
+            "metrics.enabled=true",
+            "metrics.every_n_epochs=1",
+            "spectrum.enabled=true",
+            "spectrum.every_n_steps=2",
+            "checkpoint.enabled=true",
+            "logging.csv=true",
+            "plots=true",
+            "eval.random_init_reference=true",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    for row in ("kNN top-1", "linear probe top-1", "alpha, embeddings", "I(R;Z)", "wall time"):
+        assert row in out
+    names = {p.relative_to(output_dir).as_posix() for p in output_dir.rglob("*") if p.is_file()}
+    assert {
+        "config.yaml",
+        "results.json",
+        "logs/metrics.csv",
+        "checkpoints/last.ckpt",
+        "plots/eigenspectrum.png",
+        "plots/metrics.png",
+        "plots/eigenvalue_trajectories.png",
+    } <= names
+    results = json.loads((output_dir / "results.json").read_text())
+    assert results["epochs"] == 2 and results["num_views"] == 3
+    assert 0.1 < results["knn_top1"] <= 1.0 and "random_init_knn_top1" in results
+    header = (output_dir / "logs" / "metrics.csv").read_text().splitlines()[0]
+    assert "repr/embedding_alpha" in header and "spectrum/eig_01" in header
+    # The saved config reproduces the run's settings.
+    assert load_config(output_dir / "config.yaml").data.num_views == 3
+
+    # A second run into the same folder is refused; overwrite=true replaces a run folder.
+    assert main([str(config_file), *TINY, f"output_dir={output_dir}"]) == 2
+    capsys.readouterr()
+    assert main([str(config_file), *TINY, f"output_dir={output_dir}", "overwrite=true"]) == 0
+    assert not (output_dir / "plots").exists()
+
+
+def test_tensorboard_logging(capsys, tmp_path, config_file):
+    output_dir = tmp_path / "tb"
+    args = [str(config_file), *TINY, f"output_dir={output_dir}", "logging.tensorboard=true"]
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert main(args) == 2
+        assert "needs the tensorboard package" in capsys.readouterr().err
+        assert not output_dir.exists()
+    else:
+        assert main(args) == 0
+        assert list((output_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_module_entry_point_lists_methods():
+    done = subprocess.run(
+        [sys.executable, "-m", "req_plugins.lightly.cli", "--list-methods"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mv_barlow_twins" in done.stdout and "req-plugins" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_cli_ddp_two_processes(tmp_path, config_file):
+    """`req-train ... trainer.strategy=ddp trainer.devices=2`: Lightning relaunches the command."""
+    output_dir = tmp_path / "ddp"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "req_plugins.lightly.cli",
+            str(config_file),
+            *TINY,
+            f"output_dir={output_dir}",
+            "data.fraction=0.2",
+            "trainer.strategy=ddp",
+            "trainer.devices=2",
+            "checkpoint.enabled=true",
+            "logging.csv=true",
+            "metrics.enabled=true",
+            "metrics.every_n_epochs=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("kNN top-1") == 1  # only rank 0 evaluates and reports
+    results = json.loads((output_dir / "results.json").read_text())
+    assert "repr/mutual_information" in results
+    assert (output_dir / "checkpoints" / "last.ckpt").is_file()
