@@ -3,6 +3,7 @@
 Usage::
 
     req-train CONFIG.yaml [key=value ...]     train with a config file and overrides
+    req-train NAME [key=value ...]            a bundled config (quickstart, cifar10_mv_barlow_twins)
     req-train --quickstart [key=value ...]    the bundled quickstart (digits, CPU, minutes)
     req-train --list-methods                  registered methods/metrics and their packages
     req-train --show-config [CONFIG.yaml] [key=value ...]   print the resolved config
@@ -29,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "args",
         nargs="*",
-        metavar="CONFIG.yaml | key=value",
-        help="a YAML config (optional with --quickstart/--show-config) then overrides",
+        metavar="CONFIG.yaml | NAME | key=value",
+        help="a YAML config or the name of a bundled one (optional with --quickstart and "
+        "--show-config), then key=value overrides",
     )
     parser.add_argument(
         "--quickstart", action="store_true", help="use the bundled quickstart config"
@@ -44,8 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> int:
+    print(f"req-train: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
     if args.list_methods:
         from req_plugins.plugins import get_registry
 
@@ -54,26 +61,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from req_plugins.lightly.config import bundled_config, load_config
 
-    positional = list(args.args)
+    overrides = list(args.args)
     config_path = None
-    if positional and "=" not in positional[0]:
-        config_path = positional.pop(0)
-    if args.quickstart:
-        if config_path is not None:
-            print(
-                "req-train: error: --quickstart takes overrides only, not a config file",
-                file=sys.stderr,
-            )
-            return 2
-        config_path = bundled_config(QUICKSTART)
-    elif config_path is None and not args.show_config:
+    if overrides and "=" not in overrides[0]:
+        config_path = overrides.pop(0)
+    if args.quickstart and config_path is not None:
+        return _error("--quickstart takes overrides only, not a config file")
+    if config_path is None and not (args.quickstart or args.show_config):
         _parser().print_usage(sys.stderr)
-        print(
-            "req-train: error: give a CONFIG.yaml, --quickstart or --list-methods", file=sys.stderr
-        )
-        return 2
+        return _error("give a CONFIG.yaml, a bundled config name, --quickstart or --list-methods")
     try:
-        config = load_config(config_path, positional)
+        if args.quickstart:
+            config_path = bundled_config(QUICKSTART)
+        elif config_path is not None and not config_path.endswith((".yaml", ".yml")):
+            config_path = bundled_config(config_path)
+        config = load_config(config_path, overrides)
         if args.show_config:
             print(OmegaConf.to_yaml(config), end="")
             return 0
@@ -81,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
         results = train(config)
     except ValueError as error:
-        print(f"req-train: error: {error}", file=sys.stderr)
-        return 2
+        return _error(str(error))
     if results:
         print()
         print(format_results(results))

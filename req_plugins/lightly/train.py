@@ -22,7 +22,7 @@ import inspect
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,6 @@ class Run:
     spectrum_tracker: SpectrumTracker | None
     resume_from: str | None
     initial_backbone: torch.nn.Module | None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_output_dir(config: DictConfig, output_dir: Path, resuming: bool) -> None:
@@ -137,7 +136,8 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
 
         registry = get_registry()
     method_cls = registry.get_method(config.method.name, "lightning").load()
-    method_kwargs = {k: v for k, v in config.method.items() if k != "name"}
+    method_kwargs = OmegaConf.to_container(config.method)
+    del method_kwargs["name"]
     valid = method_arguments(method_cls)
     unknown = sorted(set(method_kwargs) - set(valid))
     if unknown:

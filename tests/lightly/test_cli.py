@@ -115,6 +115,13 @@ def test_show_config_and_quickstart_config(capsys):
     assert main(["--quickstart", "--show-config"]) == 0
     out = capsys.readouterr().out
     assert "num_views: 4" in out and "output_dim: 64" in out and "name: digits" in out
+    assert main(["cifar10_mv_barlow_twins", "--show-config", "data.path=/data/c10"]) == 0
+    out = capsys.readouterr().out
+    assert "name: cifar10" in out and "path: /data/c10" in out and "name: resnet18" in out
+    assert main(["no_such_recipe"]) == 2
+    assert "no bundled config 'no_such_recipe'; available: cifar10_mv_barlow_twins, quickstart" in (
+        capsys.readouterr().err
+    )
 
 
 def test_full_run_writes_checkpoints_logs_plots_and_results(capsys, tmp_path, config_file):
