@@ -96,7 +96,8 @@ def test_req_solo_pretrain_trains_a_four_view_method_for_one_epoch(tmp_path):
                 "every_n_epochs": 1,
                 "metrics": ["effective_rank"],
                 "max_batches": 2,
-            }
+            },
+            "spectrum_tracker": {"every_n_steps": 2, "top_k": 4, "max_batches": 1},
         },
         csv_logger={"enabled": True, "dir": str(tmp_path / "logs")},
     )
@@ -121,7 +122,11 @@ def test_req_solo_pretrain_trains_a_four_view_method_for_one_epoch(tmp_path):
     (metrics_file,) = (tmp_path / "logs").glob("**/metrics.csv")
     header, *rows = metrics_file.read_text().splitlines()
     columns = header.split(",")
-    assert {"train_mv_barlow_loss_epoch", "repr/embedding_effective_rank"} <= set(columns)
+    assert {
+        "train_mv_barlow_loss_epoch",
+        "repr/embedding_effective_rank",
+        "spectrum/eig_01",
+    } <= set(columns)
     ranks = [row.split(",")[columns.index("repr/embedding_effective_rank")] for row in rows]
     assert any(float(value) > 1.0 for value in ranks if value)
 
