@@ -652,6 +652,7 @@ def alpha_timing(recipe: Recipe, scale: Scale, records: list[RunRecord]) -> Anal
         )
         data.append(
             {
+                "dataset": dataset,
                 "quantity": quantity,
                 "paper": paper_value,
                 "ours": stat.mean,

@@ -123,7 +123,7 @@ def write_report(
         lines.append(f"* **This run**: {setting}")
     if command:
         lines.append(f"* **Command**: `{command}`")
-    if scale.name != "full":
+    if records is not None and scale.name != "full":
         lines += [
             "",
             "> Not the paper's setting: this scale runs a small model on a small dataset for a "

@@ -271,7 +271,7 @@ def run_config(
 
 
 @contextlib.contextmanager
-def _quiet(verbose: bool) -> Iterator[None]:
+def quiet_lightning(verbose: bool = False) -> Iterator[None]:
     """Silence Lightning's per-run banners and warnings unless ``verbose``."""
     if verbose:
         yield
@@ -395,7 +395,7 @@ def run_sweep(
     """Run (or resume) every run of ``scale``; return their records in sweep order."""
     specs = recipe.runs(scale)
     records = []
-    with _torch_threads(scale.torch_threads), _quiet(verbose):
+    with _torch_threads(scale.torch_threads), quiet_lightning(verbose):
         for index, spec in enumerate(specs, 1):
             start = time.perf_counter()
             name = ", ".join(f"{k}={v}" for k, v in spec.labels.items())
