@@ -332,8 +332,15 @@ def _run_one(
     config_path = base / f"seed{spec.seed}.yaml"
     record_path = base / f"seed{spec.seed}.json"
     config_dict, options = run_config(recipe, spec, run_dir, data_path)
-    # The runner options ride along as a comment: the file is req-train's config as it stands.
-    text = f"# recipe options: {json.dumps(options, sort_keys=True)}\n" + yaml.safe_dump(
+    # What else shapes the record (runner options, what is measured during and after training)
+    # rides along as a comment: the file is req-train's config as it stands, and a change to
+    # either means the run is not the same run.
+    measured = dict(options)
+    if scale.progress:
+        measured["progress"] = scale.progress
+    if scale.analysis.get("kind") == "alpha_timing":
+        measured["alpha_timing"] = {k: scale.analysis.get(k) for k in ("repeats", "linear_epochs")}
+    text = f"# recipe options: {json.dumps(measured, sort_keys=True)}\n" + yaml.safe_dump(
         config_dict, sort_keys=True
     )
     same_run = config_path.is_file() and config_path.read_text() == text
