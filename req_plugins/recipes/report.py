@@ -110,7 +110,7 @@ def write_report(
         f"Recipe `{recipe.name}` at scale **{scale.name}**"
         + (f" ({scale.description})" if scale.description else "")
         + f", {scale.seeds} seed(s). Generated {datetime.datetime.now():%Y-%m-%d %H:%M}"
-        + (f" in {runtime_s / 60:.1f} min" if runtime_s is not None else "")
+        + (f" (this invocation: {runtime_s / 60:.1f} min)" if runtime_s is not None else "")
         + ".",
         "",
         f"* **Paper**: {paper['source']}",
