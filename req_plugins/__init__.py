@@ -1,4 +1,4 @@
-"""req_plugins: label-free representation metrics and multi-view SSL methods for solo-learn and lightly.
+"""req_plugins: label-free representation metrics and multi-view SSL methods.
 
 The core (metrics, functional metrics, losses, projectors) depends on torch and
 torchmetrics only; the integrations live in :mod:`req_plugins.lightly` and

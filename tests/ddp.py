@@ -37,7 +37,10 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, fn: Callable, a
 
 
 def run_distributed(fn: Callable[..., Any], world_size: int = 2, *args: Any) -> list[Any]:
-    """Run ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes; return per-rank results."""
+    """Run ``fn(rank, world_size, *args)`` on ``world_size`` gloo processes.
+
+    Returns the per-rank results, in rank order.
+    """
     with tempfile.TemporaryDirectory() as out_dir:
         mp.start_processes(
             _worker,

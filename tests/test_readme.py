@@ -26,7 +26,7 @@ def _examples() -> list[tuple[str, str]]:
 
 def _assert_same_output(actual: str, expected: str) -> None:
     assert _NUMBER.sub("#", actual).split() == _NUMBER.sub("#", expected).split(), actual
-    for got, want in zip(_NUMBER.findall(actual), _NUMBER.findall(expected)):
+    for got, want in zip(_NUMBER.findall(actual), _NUMBER.findall(expected), strict=True):
         assert math.isclose(float(got), float(want), rel_tol=1e-3, abs_tol=1e-6), (got, want)
 
 
