@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from req_plugins._validation import check_int, check_number
+from req_plugins.projectors import D_REF, beta_for_dim
+
 
 def off_diagonal(matrix: Tensor) -> Tensor:
     """The off-diagonal entries of a square matrix, as a strided view (no copy, no mask)."""
@@ -11,3 +14,25 @@ def off_diagonal(matrix: Tensor) -> Tensor:
     # in the flattened matrix the diagonal entries are every (d+1)-th element; dropping the
     # first element puts them in the last column of a (d-1, d+1) view
     return matrix.flatten()[1:].view(d - 1, d + 1)[:, :-1]
+
+
+def orthogonality_weight(
+    weight: float | None, name: str, projector_dim: int | None, ref_weight: float, default: float
+) -> float:
+    """The given ``weight`` (≥ 0), else the 1/d rule for ``projector_dim``, else ``default``."""
+    if projector_dim is not None:
+        check_int(projector_dim, "projector_dim", min_value=2)
+    if weight is not None:
+        return check_number(weight, name, min_value=0.0)
+    if projector_dim is not None:
+        return beta_for_dim(projector_dim, D_REF, ref_weight)
+    return default
+
+
+def check_projector_dim(dim: int, projector_dim: int | None, derived: str) -> None:
+    """Raise if the embeddings' width differs from the ``projector_dim`` the loss was built for."""
+    if projector_dim is not None and dim != projector_dim:
+        raise ValueError(
+            f"The embeddings have dimension {dim} but the loss was built for "
+            f"`projector_dim={projector_dim}` ({derived} follows from it)."
+        )

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from req_plugins._validation import as_views, check_int, check_number
+from req_plugins._validation import as_views
 from req_plugins.distributed import all_reduce_sum, is_distributed, world_size
-from req_plugins.losses._common import off_diagonal
-from req_plugins.projectors import BARLOW_TWINS_BETA_REF, D_REF, beta_for_dim
+from req_plugins.losses._common import check_projector_dim, off_diagonal, orthogonality_weight
+from req_plugins.projectors import BARLOW_TWINS_BETA_REF
 
 __all__ = ["DEFAULT_BETA", "MultiViewBarlowTwinsLoss"]
 
@@ -68,15 +68,9 @@ class MultiViewBarlowTwinsLoss(nn.Module):
         gather_distributed: bool = False,
     ):
         super().__init__()
-        if projector_dim is not None:
-            check_int(projector_dim, "projector_dim", min_value=2)
-        if beta is not None:
-            beta = check_number(beta, "beta", min_value=0.0)
-        elif projector_dim is not None:
-            beta = beta_for_dim(projector_dim, D_REF, BARLOW_TWINS_BETA_REF)
-        else:
-            beta = DEFAULT_BETA
-        self.beta = beta
+        self.beta = orthogonality_weight(
+            beta, "beta", projector_dim, BARLOW_TWINS_BETA_REF, DEFAULT_BETA
+        )
         self.projector_dim = projector_dim
         self.gather_distributed = gather_distributed
 
@@ -84,11 +78,7 @@ class MultiViewBarlowTwinsLoss(nn.Module):
         """Loss of two views ``(z_a, z_b)`` or of a list of m ≥ 2 views, each ``(N, d)``."""
         views = as_views(z_a, z_b)
         dim = views[0].shape[1]
-        if self.projector_dim is not None and dim != self.projector_dim:
-            raise ValueError(
-                f"The embeddings have dimension {dim} but the loss was built for "
-                f"`projector_dim={self.projector_dim}` (β = {self.beta:g} follows from it)."
-            )
+        check_projector_dim(dim, self.projector_dim, f"β = {self.beta:g}")
         m, n = len(views), views[0].shape[0]
         distributed = self.gather_distributed and is_distributed()
         reduce = all_reduce_sum if distributed else _identity

@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from req_plugins._validation import as_views, check_int, check_number
+from req_plugins._validation import as_views, check_number
 from req_plugins.distributed import all_gather
-from req_plugins.losses._common import off_diagonal
-from req_plugins.projectors import D_REF, VICREG_NU_RATIO_REF, beta_for_dim
+from req_plugins.losses._common import check_projector_dim, off_diagonal, orthogonality_weight
+from req_plugins.projectors import VICREG_NU_RATIO_REF
 
 __all__ = ["DEFAULT_NU", "MultiViewVICRegLoss", "vicreg_covariance", "vicreg_variance"]
 
@@ -77,15 +77,14 @@ class MultiViewVICRegLoss(nn.Module):
         self.lambda_param = check_number(lambda_param, "lambda_param", min_value=0.0)
         self.mu_param = check_number(mu_param, "mu_param", min_value=0.0)
         self.eps = check_number(eps, "eps", min_value=0.0)
-        if projector_dim is not None:
-            check_int(projector_dim, "projector_dim", min_value=2)
-        if nu_param is not None:
-            nu_param = check_number(nu_param, "nu_param", min_value=0.0)
-        elif projector_dim is not None:
-            nu_param = self.lambda_param * beta_for_dim(projector_dim, D_REF, VICREG_NU_RATIO_REF)
-        else:
-            nu_param = DEFAULT_NU
-        self.nu_param = nu_param
+        # the 1/d rule fixes the ratio ν/λ
+        self.nu_param = orthogonality_weight(
+            nu_param,
+            "nu_param",
+            projector_dim,
+            self.lambda_param * VICREG_NU_RATIO_REF,
+            DEFAULT_NU,
+        )
         self.projector_dim = projector_dim
         self.gather_distributed = gather_distributed
 
@@ -93,11 +92,7 @@ class MultiViewVICRegLoss(nn.Module):
         """Loss of two views ``(z_a, z_b)`` or of a list of m ≥ 2 views, each ``(N, d)``."""
         views = as_views(z_a, z_b)
         dim = views[0].shape[1]
-        if self.projector_dim is not None and dim != self.projector_dim:
-            raise ValueError(
-                f"The embeddings have dimension {dim} but the loss was built for "
-                f"`projector_dim={self.projector_dim}` (ν = {self.nu_param:g} follows from it)."
-            )
+        check_projector_dim(dim, self.projector_dim, f"ν = {self.nu_param:g}")
         if self.gather_distributed:
             views = [all_gather(view) for view in views]
 
