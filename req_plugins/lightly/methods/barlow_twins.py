@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from lightly.loss import BarlowTwinsLoss
 from lightly.models.modules import BarlowTwinsProjectionHead
 from torch import Tensor, nn
@@ -42,10 +41,6 @@ class BarlowTwins(SSLMethod):
         )
         self.criterion = BarlowTwinsLoss(lambda_param=lambda_param, gather_distributed=True)
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        views, targets = batch[0], batch[1]
-        features = self.forward(torch.cat(views))
-        z_a, z_b = self.projection_head(features).chunk(2)
-        loss = self.criterion(z_a, z_b)
-        self.log_ssl_loss(loss, targets.shape[0])
-        return loss + self.online_classification_loss(features, targets)
+    def ssl_loss(self, z: tuple[Tensor, ...]) -> Tensor:
+        z_a, z_b = z
+        return self.criterion(z_a, z_b)

@@ -1,7 +1,8 @@
 """Shared plumbing of the lightly-style methods: backbone, online linear classifier, optimizer.
 
 Each method file subclasses :class:`SSLMethod`, builds its projection head and
-criterion, and writes a ``training_step`` that reads like the paper. Batches are
+criterion, and writes ``ssl_loss`` (the paper's loss of the projected views) or,
+when it needs more than the embeddings, its own ``training_step``. Batches are
 ``(views, targets)`` with ``views`` a list of ``m`` image tensors, as produced by
 lightly's ``MultiViewTransform``.
 """
@@ -93,6 +94,20 @@ class SSLMethod(LightningModule):
         """``(R, Z)``: backbone features and projector embeddings (read by the metric callbacks)."""
         features = self.forward(images)
         return features, self.projection_head(features)
+
+    def training_step(self, batch, batch_idx: int) -> Tensor:
+        views, targets = batch[0], batch[1]
+        features = self.forward(torch.cat(views))
+        z = self.projection_head(features).chunk(len(views))  # z_1, ..., z_m
+        loss = self.ssl_loss(z)
+        self.log_ssl_loss(loss, targets.shape[0])
+        return loss + self.online_classification_loss(features, targets)
+
+    def ssl_loss(self, z: tuple[Tensor, ...]) -> Tensor:
+        """The method's SSL loss of the projected views ``z_1, ..., z_m``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must define `ssl_loss(z)` or its own `training_step`."
+        )
 
     def log_ssl_loss(self, loss: Tensor, batch_size: int) -> None:
         self.log("train_loss", loss, prog_bar=True, sync_dist=True, batch_size=batch_size)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from lightly.models.modules import BarlowTwinsProjectionHead
 from torch import Tensor, nn
 
@@ -46,10 +45,5 @@ class MultiViewBarlowTwins(SSLMethod):
             beta=beta, projector_dim=projection_output_dim, gather_distributed=True
         )
 
-    def training_step(self, batch, batch_idx: int) -> Tensor:
-        views, targets = batch[0], batch[1]
-        features = self.forward(torch.cat(views))
-        z = self.projection_head(features).chunk(len(views))  # z_1, ..., z_m
-        loss = self.criterion(list(z))
-        self.log_ssl_loss(loss, targets.shape[0])
-        return loss + self.online_classification_loss(features, targets)
+    def ssl_loss(self, z: tuple[Tensor, ...]) -> Tensor:
+        return self.criterion(list(z))  # all m views at once, O(m)
