@@ -1,6 +1,6 @@
 """Forward+backward timings of the multi-view losses (CPU; prints figures and ratios).
 
-Targets (SPEC §2.1, issue): multi-view Barlow Twins is linear in the number of views,
+Targets (Ghosh et al. 2024 §3: O(m) multi-view loss; issue): multi-view Barlow Twins is linear in the number of views,
 time(m=8) / time(m=2) <= 4.5, at least 3x faster than the naive all-pairs loss at m = 8,
 and each loss at m = 2 within 1.1x of lightly's counterpart.
 

@@ -32,12 +32,19 @@ def check_finite(value: Tensor, name: str) -> None:
         raise ValueError(f"`{name}` contains {n_bad} non-finite value(s) (NaN or Inf).")
 
 
-def as_features(value: object, name: str, *, min_samples: int = 2) -> Tensor:
-    """Validate a batch of features and flatten it to ``(N, D)``.
+def assert_finite_async(value: Tensor, name: str) -> None:
+    """Queue a device-side check that ``value`` holds no NaN or Inf, without a host sync.
 
-    Accepts any tensor with a leading sample dimension and at least one feature
-    dimension; extra dimensions are flattened per sample.
+    On CUDA a failure surfaces at the next synchronising call as a device-side assert (the
+    CUDA context is then unusable); on the CPU it raises ``RuntimeError`` at once. Works
+    under ``torch.compile(fullgraph=True)``. Prefer :func:`check_finite` where a sync is
+    acceptable: its error names the argument and counts the bad values.
     """
+    torch._assert_async(torch.isfinite(value).all(), f"`{name}` contains NaN or Inf.")
+
+
+def features_shape_checked(value: object, name: str, *, min_samples: int = 2) -> Tensor:
+    """:func:`as_features` without the value check: dtype and shape only, so no host sync."""
     features = check_tensor(value, name)
     if features.ndim < 2:
         raise ValueError(
@@ -51,6 +58,17 @@ def as_features(value: object, name: str, *, min_samples: int = 2) -> Tensor:
     features = features.reshape(features.shape[0], -1)
     if features.shape[1] < 1:
         raise ValueError(f"`{name}` has no feature dimensions: shape {tuple(value.shape)}.")
+    return features
+
+
+def as_features(value: object, name: str, *, min_samples: int = 2) -> Tensor:
+    """Validate a batch of features and flatten it to ``(N, D)``.
+
+    Accepts any tensor with a leading sample dimension and at least one feature
+    dimension; extra dimensions are flattened per sample. Also checks the values are
+    finite, which synchronises with the device (see :func:`features_shape_checked`).
+    """
+    features = features_shape_checked(value, name, min_samples=min_samples)
     check_finite(features, name)
     return features
 

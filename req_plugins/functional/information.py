@@ -1,6 +1,7 @@
 r"""Matrix-based Rényi entropy (order 2) and the matrix mutual information I(R;Z).
 
-Following Sanchez Giraldo et al. (used by AdaDim, SPEC §1.3): rows of R ``(N, d₁)`` and
+Following Sanchez Giraldo et al. (2015), as used by AdaDim (Kokilepersaud et al. 2025,
+App. A.3): rows of R ``(N, d₁)`` and
 Z ``(N, d₂)`` are scaled to unit L2 norm, :math:`A = RR^T/N`, :math:`B = ZZ^T/N` (trace 1),
 
 .. math::

@@ -1,4 +1,7 @@
-r"""AdaDim: adaptive mix of VICReg and InfoNCE driven by the backbone's effective rank (SPEC §2.4).
+r"""AdaDim: adaptive mix of VICReg and InfoNCE driven by the backbone's effective rank.
+
+Kokilepersaud et al. 2025, *AdaDim: Dimensionality Adaptation for SSL Representational
+Dynamics*, §4 and App. A:
 
 .. code-block:: text
 

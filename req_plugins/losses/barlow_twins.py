@@ -1,4 +1,8 @@
-"""Multi-view Barlow Twins with cost linear in the number of views (thesis Eq. 10, SPEC §2.1)."""
+"""Multi-view Barlow Twins with cost linear in the number of views.
+
+Ghosh et al. 2024, *Harnessing small projectors and multiple views for efficient vision
+pretraining* (NeurIPS), Eq. 10; Barlow Twins: Zbontar et al. 2021.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Multi-view VICReg: each view against the mean of the other views (SPEC §2.2)."""
+"""Multi-view VICReg: each view against the mean of the other views.
+
+VICReg: Bardes et al. 2022; multiple views as in Ghosh et al. 2024 (NeurIPS).
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ class MultiViewVICRegLoss(nn.Module):
     With m = 2 (``z̃_1 = z_2``, ``z̃_2 = z_1``) each pair counts once and the loss
     is standard VICReg, equal to lightly's ``VICRegLoss(λ, μ, ν, eps=ε)``.
 
-    Low-dimensional projectors (SPEC §2.3): when ``projector_dim`` is given and
+    Low-dimensional projectors (Ghosh et al. 2024, §3.3 and §4.1): when ``projector_dim`` is given and
     ``nu_param`` is not, ν follows the thesis's fixed ratio rule
     ``ν/λ = 1.3e-3 · 8192 / d``, i.e. ``ν = λ · beta_for_dim(d, 8192, 1.3e-3)``
     (``ν = 0.0325`` at d = 8192, ``1.04`` at d = 256 with λ = 25). With neither,

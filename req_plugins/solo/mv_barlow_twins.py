@@ -15,7 +15,7 @@ from req_plugins.solo.base import MultiViewMethod, check_cfg_number
 
 class MultiViewBarlowTwins(MultiViewMethod):
     def __init__(self, cfg: omegaconf.DictConfig):
-        """Barlow Twins over all m >= 2 crops, O(m) (thesis Eq. 10; SPEC §2.1).
+        """Barlow Twins over all m >= 2 crops, O(m) (Ghosh et al. 2024, Eq. 10).
 
         Every crop, large or small, is a view. At m = 2 the loss is exactly
         solo-learn's ``barlow_loss_func`` with the same ``lamb`` and ``scale_loss``:

@@ -15,7 +15,10 @@ from req_plugins.solo.base import MultiViewMethod, check_cfg_number
 
 class MultiViewVICReg(MultiViewMethod):
     def __init__(self, cfg: omegaconf.DictConfig):
-        """VICReg over all m >= 2 crops, each view against the mean of the others (SPEC §2.2).
+        """VICReg over all m >= 2 crops, each view against the mean of the others.
+
+        VICReg: Bardes et al. 2022; multiple views as in Ghosh et al. 2024.
+
 
         Every crop, large or small, is a view. At m = 2 this is standard VICReg
         (official code, lightly): ``λ·mse + μ·½[v(z₁)+v(z₂)] + ν·[c(z₁)+c(z₂)]``.

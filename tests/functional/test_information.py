@@ -11,7 +11,7 @@ from req_plugins.functional import matrix_mutual_information, renyi_entropy
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
-    """A = X̂X̂ᵀ/N for row-normalised X (SPEC §1.3), float64."""
+    """A = X̂X̂ᵀ/N for row-normalised X (Sanchez Giraldo et al. 2015), float64."""
     unit = torch.nn.functional.normalize(x.double(), dim=1)
     return unit @ unit.T / x.shape[0]
 

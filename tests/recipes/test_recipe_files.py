@@ -1,4 +1,4 @@
-"""Every bundled recipe parses, expands into valid req-train configs and quotes SPEC §3."""
+"""Every bundled recipe parses, expands into valid req-train configs and quotes the papers' numbers."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ EXPECTED = {
     "stepwise_ssl",
 }
 
-# The reference numbers of SPEC §3, transcribed: (recipe, row labels, value as SPEC prints it).
-SPEC_VALUES = [
+# The papers' numbers (thesis Part III Tables 2, 3, 5-7; AdaDim Table 6), transcribed
+# independently of the recipes, some rounded: (recipe, row labels, value as transcribed).
+PAPER_VALUES = [
     ("thesis_table5", {"method": "barlow_twins", "beta": "fixed", "d": 64}, 73.6),
     ("thesis_table5", {"method": "barlow_twins", "beta": "scaled", "d": 64}, 82.1),
     ("thesis_table5", {"method": "barlow_twins", "beta": "fixed", "d": 256}, 75.9),
@@ -68,10 +69,10 @@ SPEC_VALUES = [
     ("adadim_table6", {"alpha": "ada", "mi": "adaptive"}, 72.73),
 ]
 # Thesis Table 6 also gives the epoch of the best accuracy.
-SPEC_BEST_EPOCHS = {2: 400, 4: 340, 8: 140}
+PAPER_BEST_EPOCHS = {2: 400, 4: 340, 8: 140}
 
 
-def spec_decimals(value: float) -> int:
+def transcribed_decimals(value: float) -> int:
     text = repr(float(value))
     return 0 if float(value).is_integer() else len(text.split(".")[1])
 
@@ -80,17 +81,17 @@ def test_every_experiment_of_the_issue_has_a_recipe():
     assert EXPECTED <= set(list_recipes())
 
 
-@pytest.mark.parametrize(("name", "labels", "value"), SPEC_VALUES)
-def test_paper_numbers_match_spec(name, labels, value):
+@pytest.mark.parametrize(("name", "labels", "value"), PAPER_VALUES)
+def test_paper_numbers_match_transcription(name, labels, value):
     row = load_recipe(name).paper_value(labels)
     assert row is not None, f"{name}: no paper number for {labels}"
-    # SPEC rounds some thesis numbers (99.36 → 99.4); the recipe keeps the thesis's digits.
-    assert abs(float(row["value"]) - value) <= 0.5 * 10 ** -spec_decimals(value) + 1e-9
+    # The transcription rounds some thesis numbers (99.36 → 99.4); the recipe keeps the thesis's digits.
+    assert abs(float(row["value"]) - value) <= 0.5 * 10 ** -transcribed_decimals(value) + 1e-9
 
 
-def test_best_epochs_of_thesis_table6_match_spec():
+def test_best_epochs_of_thesis_table6_match_transcription():
     recipe = load_recipe("thesis_table6")
-    for views, epoch in SPEC_BEST_EPOCHS.items():
+    for views, epoch in PAPER_BEST_EPOCHS.items():
         assert recipe.paper_value({"views": views})["extra"]["epoch"] == epoch
 
 

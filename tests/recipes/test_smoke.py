@@ -12,7 +12,7 @@ import pytest
 from req_plugins.recipes.cli import main
 from req_plugins.recipes.recipe import load_recipe
 from req_plugins.recipes.selection import main as select_main
-from tests.recipes.test_recipe_files import SPEC_VALUES
+from tests.recipes.test_recipe_files import PAPER_VALUES
 
 SWEEPS = [
     "thesis_table5",
@@ -65,10 +65,10 @@ def test_recipe_runs_at_smoke_scale_and_reports_the_papers_numbers(name, smoke_r
     for plot in plots:
         assert f"(plots/{plot.name})" in report
 
-    # The paper column holds SPEC §3's numbers for the rows that were run.
+    # The paper column holds the papers' numbers for the rows that were run.
     checked = 0
     for row in _table_rows(out):
-        for spec_name, labels, value in SPEC_VALUES:
+        for spec_name, labels, value in PAPER_VALUES:
             if spec_name == name and all(str(row.get(k)) == str(v) for k, v in labels.items()):
                 assert abs(float(row["paper"]) - value) <= 0.051
                 checked += 1
