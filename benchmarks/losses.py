@@ -1,7 +1,7 @@
 """Forward+backward timings of the multi-view losses (CPU; prints figures and ratios).
 
-Targets (Ghosh et al. 2024 §3: O(m) multi-view loss; issue): multi-view Barlow Twins is linear in the number of views,
-time(m=8) / time(m=2) <= 4.5, at least 3x faster than the naive all-pairs loss at m = 8,
+Targets (Ghosh et al. 2024, Eq. 10; issue): multi-view Barlow Twins is linear in the number of
+views, time(m=8) / time(m=2) <= 4.5, at least 3x faster than the naive all-pairs loss at m = 8,
 and each loss at m = 2 within 1.1x of lightly's counterpart.
 
 Run:  python benchmarks/losses.py [--n 256] [--d 2048] [--repeats 5]

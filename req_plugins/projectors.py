@@ -65,8 +65,8 @@ class ProjectionMLP(nn.Module):
     """MLP projection head: ``(Linear → BatchNorm → ReLU) × (num_layers − 1) → Linear``.
 
     With ``num_layers=3`` this is the Barlow Twins / VICReg projector
-    (``Linear→BN→ReLU→Linear→BN→ReLU→Linear``; Zbontar et al. 2021, Bardes et al. 2022). The linear layers
-    followed by BatchNorm have no bias (BN's shift makes it redundant, as in
+    (``Linear→BN→ReLU→Linear→BN→ReLU→Linear``; Zbontar et al. 2021, Bardes et al. 2022).
+    The linear layers followed by BatchNorm have no bias (BN's shift makes it redundant, as in
     lightly's heads); the last layer has one. ``num_layers=2`` with
     ``hidden_dim=output_dim=d`` is the projector whose parameter counts the
     thesis reports in Table 5 (``d=64`` → 135k, ``d=8192`` → 83.9M).

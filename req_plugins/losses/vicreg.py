@@ -40,8 +40,8 @@ class MultiViewVICRegLoss(nn.Module):
     With m = 2 (``z̃_1 = z_2``, ``z̃_2 = z_1``) each pair counts once and the loss
     is standard VICReg, equal to lightly's ``VICRegLoss(λ, μ, ν, eps=ε)``.
 
-    Low-dimensional projectors (Ghosh et al. 2024, §3.3 and §4.1): when ``projector_dim`` is given and
-    ``nu_param`` is not, ν follows the thesis's fixed ratio rule
+    Low-dimensional projectors (Ghosh et al. 2024, §3.3 and §4.1): when ``projector_dim``
+    is given and ``nu_param`` is not, ν follows the thesis's fixed ratio rule
     ``ν/λ = 1.3e-3 · 8192 / d``, i.e. ``ν = λ · beta_for_dim(d, 8192, 1.3e-3)``
     (``ν = 0.0325`` at d = 8192, ``1.04`` at d = 256 with λ = 25). With neither,
     ν = 1 (VICReg paper).

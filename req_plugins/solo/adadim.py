@@ -23,8 +23,8 @@ class AdaDim(MultiViewMethod):
         """AdaDim: adaptive mix of VICReg and InfoNCE driven by the backbone's effective rank.
 
         ``L = (1 − α_t)·VICReg(Z_u, Z_v) + α_t·InfoNCE(Z_u, Z_v) + β·γ_t·I(R;Z)``
-        (Kokilepersaud et al. 2025, AdaDim §4). With 2 crops this is the paper's loss; with m > 2 crops
-        (large or small) it is averaged over the m(m−1)/2 pairs of views **(reading)**.
+        (Kokilepersaud et al. 2025, AdaDim §4). With 2 crops this is the paper's loss; with
+        m > 2 crops (large or small) it is averaged over the m(m−1)/2 pairs of views **(reading)**.
 
         α_t comes from an :class:`~req_plugins.losses.AdaDimController`, a submodule whose
         state (measured α, epoch of the last measurement) is saved in solo-learn's

@@ -19,7 +19,6 @@ class MultiViewVICReg(MultiViewMethod):
 
         VICReg: Bardes et al. 2022; multiple views as in Ghosh et al. 2024.
 
-
         Every crop, large or small, is a view. At m = 2 this is standard VICReg
         (official code, lightly): ``λ·mse + μ·½[v(z₁)+v(z₂)] + ν·[c(z₁)+c(z₂)]``.
         solo-learn's own ``vicreg`` sums the two variance hinges instead of

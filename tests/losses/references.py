@@ -25,7 +25,10 @@ def standardize(z, eps=BN_EPS):
 
 
 def barlow_twins_multiview(views, beta):
-    """Ghosh et al. 2024, Eq. 10: on = (1/m) Σ_v Σ_i (⟨z_v,i , z̄_i⟩/N − 1)², off = Σ_{i≠j} (⟨z̄_i, z̄_j⟩/N)²."""
+    """Ghosh et al. 2024, Eq. 10.
+
+    on = (1/m) Σ_v Σ_i (⟨z_v,i , z̄_i⟩/N − 1)², off = Σ_{i≠j} (⟨z̄_i, z̄_j⟩/N)².
+    """
     m = len(views)
     n, d = views[0].shape
     z = [standardize(v) for v in views]
@@ -88,7 +91,7 @@ def _mse(x, y):
 
 
 def vicreg_multiview(views, lambda_param=25.0, mu_param=25.0, nu_param=1.0, eps=1e-4):
-    """Multi-view VICReg (Ghosh et al. 2024), leave-one-out mean of the other views, averaged over the m views."""
+    """Multi-view VICReg (Ghosh et al. 2024): leave-one-out mean of the others, view-averaged."""
     m = len(views)
     inv = var = cov = 0.0
     for v in range(m):

@@ -1,4 +1,4 @@
-"""Every bundled recipe parses, expands into valid req-train configs and quotes the papers' numbers."""
+"""Every bundled recipe parses, expands into valid req-train configs and quotes the papers."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_every_experiment_of_the_issue_has_a_recipe():
 def test_paper_numbers_match_transcription(name, labels, value):
     row = load_recipe(name).paper_value(labels)
     assert row is not None, f"{name}: no paper number for {labels}"
-    # The transcription rounds some thesis numbers (99.36 → 99.4); the recipe keeps the thesis's digits.
+    # The transcription rounds some thesis numbers (99.36 → 99.4); the recipe keeps all digits.
     assert abs(float(row["value"]) - value) <= 0.5 * 10 ** -transcribed_decimals(value) + 1e-9
 
 
