@@ -9,6 +9,11 @@ every sample's views are drawn under a seed that depends only on
 ``(seed, epoch, index)`` (see :class:`EpochSampler`), so a run sees the same
 augmented batches on one process or several, with any ``num_workers``, and after
 resuming from a checkpoint.
+
+With ``augment_on="device"`` the loader yields each image once, as a ``uint8``
+tensor, and :class:`SSLDataModule` makes its ``m`` views on the training device
+after the batch is transferred, with kornia's batched augmentations
+(:mod:`req_plugins.lightly.augmentation`), seeded from the batch's sample seeds.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, S
 
 from req_plugins._validation import check_choice
 
+AUGMENT_ON = ("cpu", "device")
 DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder")
 
 
@@ -253,12 +259,35 @@ class MultiViewDataset(Dataset):
         return views, target
 
 
-def view_transform(info: DatasetInfo, num_views: int, augmentation: dict[str, Any]):
-    """lightly's ``MultiViewTransform`` of ``num_views`` SimCLR-style view transforms.
+class ImageTensorDataset(Dataset):
+    """``dataset``'s images as ``uint8`` tensors ``(C, H, W)``, indexed by ``(index, seed)``.
 
-    ``augmentation`` overrides the dataset's defaults; keys are the arguments of
-    ``lightly.transforms.SimCLRViewTransform`` (unknown keys raise listing them).
+    Yields ``(image, target, seed)``; the views are made later, on the training
+    device, from the batch. Images of varying size (ImageFolder) are first resized
+    and centre-cropped to ``load_size`` so that they batch.
     """
+
+    def __init__(self, dataset: Dataset, load_size: int | None = None) -> None:
+        self.dataset = dataset
+        self.resize = None
+        if load_size is not None:
+            self.resize = T.Compose([T.Resize(load_size), T.CenterCrop(load_size)])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        from torchvision.transforms.functional import pil_to_tensor
+
+        index, seed = key
+        image, target = self.dataset[index]
+        if self.resize is not None:
+            image = self.resize(image)
+        return pil_to_tensor(image), target, seed
+
+
+def _augmentation_kwargs(info: DatasetInfo, augmentation: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of lightly's ``SimCLRViewTransform``: dataset defaults ← ``augmentation``."""
     import inspect
 
     valid = [p for p in inspect.signature(SimCLRViewTransform).parameters if p != "self"]
@@ -273,7 +302,25 @@ def view_transform(info: DatasetInfo, num_views: int, augmentation: dict[str, An
     kwargs.update(augmentation)
     if isinstance(kwargs.get("sigmas"), list):
         kwargs["sigmas"] = tuple(kwargs["sigmas"])
+    return kwargs
+
+
+def view_transform(info: DatasetInfo, num_views: int, augmentation: dict[str, Any]):
+    """lightly's ``MultiViewTransform`` of ``num_views`` SimCLR-style view transforms.
+
+    ``augmentation`` overrides the dataset's defaults; keys are the arguments of
+    ``lightly.transforms.SimCLRViewTransform`` (unknown keys raise listing them).
+    """
+    kwargs = _augmentation_kwargs(info, augmentation)
     return MultiViewTransform([SimCLRViewTransform(**kwargs) for _ in range(num_views)])
+
+
+def device_view_augmentation(info: DatasetInfo, num_views: int, augmentation: dict[str, Any]):
+    """The batched twin of :func:`view_transform` (same keys and defaults), run on the device."""
+    from req_plugins.lightly.augmentation import MultiViewAugmentation, ViewAugmentation
+
+    view = ViewAugmentation(**_augmentation_kwargs(info, augmentation))
+    return MultiViewAugmentation(view, num_views)
 
 
 def eval_transform(info: DatasetInfo):
@@ -293,9 +340,12 @@ class SSLData:
     """The three views of a dataset a run needs."""
 
     info: DatasetInfo
-    train_views: MultiViewDataset  # self-supervised training set, m views per sample
+    # Self-supervised training set: m views per sample (augment_on="cpu"), or the
+    # uint8 images (augment_on="device") that `device_augmentation` turns into views.
+    train_views: MultiViewDataset | ImageTensorDataset
     train: Dataset  # labelled training split, evaluation transform (probes, kNN bank)
     test: Dataset  # held-out split, evaluation transform (probes, metrics)
+    device_augmentation: torch.nn.Module | None = None
 
 
 def build_data(
@@ -306,19 +356,23 @@ def build_data(
     augmentation: dict[str, Any] | None = None,
     download: bool = False,
     fraction: float = 1.0,
+    augment_on: str = "cpu",
 ) -> SSLData:
     """Build the datasets of a run; bad names or paths raise ``ValueError`` before training.
 
     ``fraction`` < 1 pretrains on a fixed random subset of the self-supervised
     training set (the thesis's data-fraction experiments); evaluation always
-    uses the full labelled splits.
+    uses the full labelled splits. ``augment_on`` is ``"cpu"`` (lightly's PIL
+    pipeline in the loader) or ``"device"`` (kornia, batched, on the training device).
     """
     info = dataset_info(name)
+    check_choice(augment_on, "data.augment_on", AUGMENT_ON)
     if not isinstance(num_views, int) or num_views < 2:
         raise ValueError(f"`data.num_views` must be an integer >= 2, got {num_views!r}.")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"`data.fraction` must be in (0, 1], got {fraction!r}.")
-    views = view_transform(info, num_views, dict(augmentation or {}))
+    augmentation = dict(augmentation or {})
+    views = view_transform(info, num_views, augmentation)  # validates `augmentation` either way
     evaluation = eval_transform(info)
     ssl = _raw_dataset(name, path, "ssl", download)
     if fraction < 1.0:
@@ -328,6 +382,16 @@ def build_data(
     test = _raw_dataset(name, path, "test", download, evaluation)
     if name == "imagefolder":
         info = DatasetInfo(len(train.classes), info.image_size, 3, info.normalize)
+    if augment_on == "device":
+        # Crops of ImageFolder images are taken from a fixed-size load (ImageNet's 256 for 224).
+        load_size = round(info.image_size * 8 / 7) if name == "imagefolder" else None
+        return SSLData(
+            info,
+            ImageTensorDataset(ssl, load_size),
+            train,
+            test,
+            device_view_augmentation(info, num_views, augmentation),
+        )
     return SSLData(info, MultiViewDataset(ssl, views), train, test)
 
 
@@ -380,6 +444,30 @@ class SSLDataModule(LightningDataModule):
                 f"({len(self.data.train_views)} images); no full batch can be drawn."
             )
         return self._loader(self.data.train_views, batch_size, sampler, drop_last=True)
+
+    def _augments_batch(self) -> bool:
+        return (
+            self.data.device_augmentation is not None
+            and self.trainer is not None
+            and self.trainer.training
+        )
+
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        """augment_on=device: replace the sample seeds by one batch seed (on the host)."""
+        if self._augments_batch():
+            from req_plugins.lightly.augmentation import batch_seed
+
+            images, targets, seeds = batch
+            return images, targets, batch_seed(seeds)
+        return batch
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """augment_on=device: ``(images, targets, seed)`` → ``(views, targets)`` on the device."""
+        if self._augments_batch():
+            images, targets, seed = batch
+            augmentation = self.data.device_augmentation.to(images.device)
+            return augmentation(images, seed=seed), targets
+        return batch
 
     def val_dataloader(self) -> DataLoader:
         world_size, rank = self._world()
