@@ -280,3 +280,154 @@ def test_plots_are_written(tmp_path):
         plot_metric_trajectories([], tmp_path / "x.png")
     with pytest.raises(ValueError, match="empty"):
         plot_eigenvalue_trajectories([], tmp_path / "x.png")
+
+
+# -- OnlineRepresentationMetrics: the training step's own embeddings --------------------------
+
+
+class _Seen:
+    """Keeps what ``Tiny.training_step`` computed, without a hook: (R, Z) per step."""
+
+    def __init__(self, module) -> None:
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        backbone, head = module.backbone, module.projection_head
+        self.calls = 0
+
+        def step(batch, batch_idx):
+            r = backbone(batch[0])
+            z = head(r)
+            self.pairs.append((r.detach().clone(), z.detach().clone()))
+            z = (z - z.mean(0)) / (z.std(0) + 1e-4)
+            return (z.T @ z / z.shape[0] - torch.eye(24)).square().sum()
+
+        module.training_step = step
+
+        def count(*_):
+            self.calls += 1
+
+        head.register_forward_hook(count)
+
+
+def _fit(pl, module, callbacks, *, epochs=2, logger=False):
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=logger,
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
+    trainer.fit(module, DataLoader(_loader(128, 32, seed=0).dataset, batch_size=32))
+    return trainer
+
+
+@pytest.mark.parametrize("namespace", NAMESPACES)
+def test_online_metrics_equal_the_metrics_of_the_training_embeddings(namespace, tmp_path):
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    module, pl = _tiny_module(namespace)
+    seen = _Seen(module)
+    online = OnlineRepresentationMetrics(metrics=("alpha", "effective_rank", "mutual_information"))
+    # A held-out callback in the same Trainer: its eval-mode passes must not count.
+    heldout = RepresentationMetrics(_loader(100, 50, seed=1), every_n_epochs=1)
+    logger = importlib.import_module(f"{namespace}.loggers").CSVLogger(
+        tmp_path, name="", version=""
+    )
+    trainer = _fit(pl, module, [online, heldout], logger=logger)
+
+    assert len(seen.pairs) == 8  # 4 steps per epoch, 2 epochs
+    training_calls = 8
+    assert seen.calls > training_calls  # the held-out passes also ran the head (eval mode)
+    assert [entry["epoch"] for entry in online.history] == [0, 1]
+    for epoch, entry in enumerate(online.history):
+        pairs = seen.pairs[4 * epoch : 4 * epoch + 4]
+        r = torch.cat([p[0] for p in pairs])
+        z = torch.cat([p[1] for p in pairs])
+        mi = MatrixMutualInformation()
+        for r_b, z_b in pairs:
+            mi.update(r_b, z_b)
+        expected = {
+            "repr_train/backbone_alpha": alpha_req(r).alpha,
+            "repr_train/backbone_effective_rank": effective_rank(r),
+            "repr_train/embedding_alpha": alpha_req(z).alpha,
+            "repr_train/embedding_effective_rank": effective_rank(z),
+            "repr_train/mutual_information": mi.compute(),
+        }
+        for key, value in expected.items():
+            assert entry[key] == pytest.approx(float(value), rel=1e-9), key
+    last = online.history[-1]
+    for key in last:
+        if key.startswith("repr_train/"):
+            assert float(trainer.callback_metrics[key]) == pytest.approx(last[key], rel=1e-6)
+    rows = [row for row in _read_csv(tmp_path / "metrics.csv") if row["repr_train/embedding_alpha"]]
+    assert [int(row["epoch"]) for row in rows] == [0, 1]  # one value per epoch
+
+
+def test_online_metrics_add_no_forward_pass_and_respect_every_n_steps():
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    module, pl = _tiny_module("lightning.pytorch")
+    seen = _Seen(module)
+    online = OnlineRepresentationMetrics(every_n_steps=2, spaces=("embedding",))
+    _fit(pl, module, [online], epochs=1)
+    assert seen.calls == len(seen.pairs) == 4  # the callback ran no forward pass itself
+    z = torch.cat([seen.pairs[0][1], seen.pairs[2][1]])  # batches 0 and 2
+    assert online.history[0]["repr_train/embedding_alpha"] == pytest.approx(
+        float(alpha_req(z).alpha), rel=1e-9
+    )
+    assert not any(key.startswith("repr_train/backbone") for key in online.history[0])
+    # Only _Seen's hook is left: the callback removed its own at fit end.
+    assert len(module.projection_head._forward_hooks) == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"every_n_steps": 0}, "every_n_steps"),
+        ({"spaces": ("features",)}, "spaces"),
+        ({"every_n_epochs": 0}, "every_n_epochs"),
+        ({"metrics": ("no_such_metric",)}, "no_such_metric"),
+    ],
+)
+def test_online_metrics_bad_arguments(kwargs, message):
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    with pytest.raises(ValueError, match=message):
+        OnlineRepresentationMetrics(**kwargs)
+
+
+def test_online_metrics_need_a_projector():
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    module, pl = _tiny_module("lightning.pytorch")
+    with pytest.raises(ValueError, match="no projector submodule named 'proj'"):
+        _fit(pl, module, [OnlineRepresentationMetrics(head="proj")], epochs=1)
+    online = OnlineRepresentationMetrics()
+    with pytest.raises(ValueError, match="no embeddings yet"):
+        online.compute(module)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_online_metrics_steps_do_not_synchronise_the_host():
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    module, _ = _tiny_module("lightning.pytorch")
+    module = module.cuda()
+    online = OnlineRepresentationMetrics(metrics=("alpha", "effective_rank", "mutual_information"))
+    online.attach(module)
+    online._measuring = True
+    images = torch.randn(64, 1, 8, 8, device="cuda")
+    online.start_batch(0)
+    online.end_batch()  # no captures yet: nothing to do
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in range(3):
+            online.start_batch(step)
+            module.projection_head(module.backbone(images)).sum().backward()
+            online.end_batch()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert online.compute()["repr_train/embedding_effective_rank"] > 1
