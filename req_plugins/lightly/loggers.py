@@ -60,9 +60,8 @@ def _read_png(path: Path):
 
 def finish_loggers(
     loggers: Iterable[Logger],
-    *,
     results: dict[str, Any],
-    plots: Sequence[str | Path] = (),
+    plots: Sequence[str | Path],
     step: int,
 ) -> None:
     """Log the final numeric ``results`` and the ``plots`` (PNG files), then close the loggers.
