@@ -1,14 +1,17 @@
-"""Everything is configured in pyproject.toml; this file only ships the solo-learn autoload hook.
+"""pyproject.toml configures the package; this file adds what it cannot express.
 
-A ``.pth`` file must sit at the root of site-packages, which pyproject.toml
-cannot express: ``build_py`` writes ``req_plugins_solo_autoload.pth`` next to the
-top-level module it imports (see ``req_plugins_solo_autoload.py``), for regular
-wheels (into ``build_lib``) and for editable installs (into the editable wheel).
+* The package list: the ``req_plugins`` packages and ``req_plugins.recipes.bundled``,
+  the repository's top-level ``recipes/`` folder shipped as package data (mapped
+  in pyproject.toml; ``find_packages`` cannot see it).
+* The solo-learn autoload hook. A ``.pth`` file must sit at the root of
+  site-packages: ``build_py`` writes ``req_plugins_solo_autoload.pth`` next to the
+  top-level module it imports (see ``req_plugins_solo_autoload.py``), for regular
+  wheels (into ``build_lib``) and for editable installs (into the editable wheel).
 """
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 AUTOLOAD_MODULE = "req_plugins_solo_autoload"
@@ -30,4 +33,8 @@ class BuildPyWithAutoloadPth(build_py):
         Path(target, f"{AUTOLOAD_MODULE}.pth").write_text(PTH_LINE)
 
 
-setup(py_modules=[AUTOLOAD_MODULE], cmdclass={"build_py": BuildPyWithAutoloadPth})
+setup(
+    packages=[*find_packages(include=["req_plugins*"]), "req_plugins.recipes.bundled"],
+    py_modules=[AUTOLOAD_MODULE],
+    cmdclass={"build_py": BuildPyWithAutoloadPth},
+)

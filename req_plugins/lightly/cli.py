@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from omegaconf import OmegaConf
-
 QUICKSTART = "quickstart"
 
 
@@ -77,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             config_path = bundled_config(config_path)
         config = load_config(config_path, overrides)
         if args.show_config:
+            from omegaconf import OmegaConf
+
             print(OmegaConf.to_yaml(config), end="")
             return 0
         from req_plugins.lightly.train import format_results, train

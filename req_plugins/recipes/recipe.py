@@ -39,6 +39,7 @@ recipe runner, not of req-train (``recipe.data_fraction``).
 
 from __future__ import annotations
 
+import importlib.resources
 import itertools
 import os
 import re
@@ -82,10 +83,35 @@ _SCALE_KEYS = (
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+#: Environment variable naming a folder of recipes to use instead of the packaged ones.
+RECIPES_DIR_ENV = "REQ_RECIPES_DIR"
+#: Package data folder holding the repository's ``recipes/`` in an installed wheel.
+_PACKAGED = "bundled"
+
+
+def packaged_recipes_dir() -> Path:
+    """Folder of the recipes shipped with the package, found through :mod:`importlib.resources`.
+
+    The wheel holds the repository's ``recipes/`` folder as package data,
+    ``req_plugins/recipes/bundled``. A source checkout (an editable install, or
+    the checkout on ``sys.path``) has no such folder: there the repository's
+    ``recipes/`` folder itself is used.
+    """
+    packaged = Path(str(importlib.resources.files(__package__).joinpath(_PACKAGED)))
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "recipes"
+
+
 def recipes_dir() -> Path:
-    """Folder of the bundled recipes: ``$REQ_RECIPES_DIR`` or ``<repository>/recipes``."""
-    env = os.environ.get("REQ_RECIPES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "recipes"
+    """Folder of the recipes: ``$REQ_RECIPES_DIR`` if set, else the packaged recipes."""
+    env = os.environ.get(RECIPES_DIR_ENV)
+    return Path(env) if env else packaged_recipes_dir()
+
+
+def solo_recipes_dir() -> Path:
+    """Folder of the solo-learn pretraining configs (``solo/`` in :func:`recipes_dir`)."""
+    return recipes_dir() / "solo"
 
 
 @dataclass(frozen=True)
@@ -341,5 +367,17 @@ def load_recipe(path_or_name: str | Path) -> Recipe:
 
 
 def list_recipes() -> list[str]:
-    """Names of the bundled recipes."""
+    """Names of the recipes (``req-recipes run NAME``)."""
     return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+
+
+def list_solo_recipes() -> list[str]:
+    """The solo-learn configs as ``DATASET/NAME`` (``req-solo-pretrain --config-name``).
+
+    A recipe is a YAML directly in a dataset folder; the folders below it
+    (``augmentations/``, ``wandb/``) hold the Hydra groups the recipes compose.
+    """
+    root = solo_recipes_dir()
+    return sorted(
+        path.relative_to(root).with_suffix("").as_posix() for path in root.glob("*/*.yaml")
+    )
