@@ -22,7 +22,7 @@ from req_plugins.losses import (
     MultiViewVICRegLoss,
     NTXentLoss,
 )
-from req_plugins.metrics import AlphaReQ, EffectiveRank, MatrixMutualInformation
+from req_plugins.metrics import AlphaMetric, AlphaReQ, EffectiveRank, MatrixMutualInformation
 from req_plugins.projectors import ProjectionMLP, beta_for_dim
 
 __version__ = "0.1.0"
@@ -31,6 +31,7 @@ __all__ = [
     "AdaDimController",
     "AdaDimLoss",
     "AlphaFit",
+    "AlphaMetric",
     "AlphaReQ",
     "EffectiveRank",
     "MatrixMutualInformation",

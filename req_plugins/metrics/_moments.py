@@ -7,14 +7,15 @@ the union, and a ``torchmetrics.MetricCollection`` with ``compute_groups`` (its 
 sees that the states coincide and updates them once for both metrics.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` in the metric modules: torch.jit.script reads
+# the class-level state annotations (`count: Tensor`) and cannot resolve strings.
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 
-from req_plugins._validation import as_features, check_int
+from req_plugins._validation import check_int
 from req_plugins.functional.spectrum import FeatureMoments
+from req_plugins.metrics._base import RepresentationMetric
 
 
 def _lazy_state(shape: tuple[int, ...] | None) -> Tensor:
@@ -31,24 +32,31 @@ def _check_width(state: Tensor, width: int, name: str, what: str) -> None:
         )
 
 
-class _FeatureMomentsMetric(Metric):
+class _FeatureMomentsMetric(RepresentationMetric):
     """Accumulates ``n, Σf, Σffᵀ`` of the features passed to ``update`` (float64, sum-reduced).
+
+    The states are float64 unless ``set_dtype`` changes them; ``update`` accumulates in the
+    states' dtype. ``forward`` returns the batch value with its gradient (the accumulated
+    states never keep one).
 
     Args:
         num_features: feature width D. Optional: without it the states are sized by the
             first ``update`` — then every DDP process must see at least one batch.
+        validate_args: see :class:`~req_plugins.metrics._base.RepresentationMetric`.
         kwargs: passed to ``torchmetrics.Metric`` (e.g. ``sync_on_compute``).
     """
 
-    is_differentiable = False
+    is_differentiable = True
     full_state_update = False
 
     count: Tensor
     total: Tensor
     second_moment: Tensor
 
-    def __init__(self, num_features: int | None = None, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, num_features: int | None = None, validate_args: bool = False, **kwargs
+    ) -> None:
+        super().__init__(validate_args=validate_args, **kwargs)
         if num_features is not None:
             check_int(num_features, "num_features", min_value=1)
         self.num_features = num_features
@@ -60,8 +68,12 @@ class _FeatureMomentsMetric(Metric):
         )
 
     def update(self, features: Tensor) -> None:
-        """Add a batch ``(N, D)`` (extra dims flattened per sample; any float dtype)."""
-        x = as_features(features, "features", min_samples=1).to(torch.float64)
+        """Add a batch ``(N, D)`` (extra dims flattened per sample; any float dtype).
+
+        No host-device sync: shapes and dtypes are checked, values only with
+        ``validate_args=True``.
+        """
+        x = self._features(features, "features").to(self.second_moment.dtype)
         width = x.shape[1]
         if self.second_moment.ndim == 0:  # sized by the first update (no `num_features`)
             self.total = x.new_zeros(width)
@@ -78,4 +90,5 @@ class _FeatureMomentsMetric(Metric):
                 f"{type(self).__name__} needs at least 2 samples in total before `compute()`, "
                 f"got {int(self.count)}: call `update(features)` first."
             )
+        self._check_finite_states("total", "second_moment")
         return FeatureMoments(self.count, self.total, self.second_moment)

@@ -1,6 +1,4 @@
-"""α-ReQ as a streaming torchmetrics metric."""
-
-from __future__ import annotations
+"""α-ReQ as a streaming torchmetrics metric (and its alias ``AlphaMetric``)."""
 
 from torch import Tensor
 
@@ -31,10 +29,15 @@ class AlphaReQ(_FeatureMomentsMetric):
         center: covariance (reference) or uncentred second moment.
         return_r2: ``compute()`` returns ``AlphaFit(alpha, r2)`` instead of α alone.
         num_features: feature width D (optional, see below).
+        validate_args: check every batch for NaN/Inf in ``update`` (one host-device sync
+            per batch). Off by default: ``update`` never syncs, and ``compute()`` raises if
+            a non-finite value reached the states.
         kwargs: passed to ``torchmetrics.Metric``.
 
     Without ``num_features`` the states are sized by the first ``update``; under DDP every
-    process must then see at least one batch.
+    process must then see at least one batch. ``forward`` returns the batch's α with its
+    gradient (``is_differentiable``); ``plot()`` draws α (torchmetrics >= 1.0).
+    ``AlphaMetric`` is the same class under the name the lightly integration uses.
 
     Example:
         >>> import torch
@@ -48,6 +51,8 @@ class AlphaReQ(_FeatureMomentsMetric):
     """
 
     higher_is_better = None
+    # The fitted slope of a descending spectrum is <= 0, so α >= 0.
+    plot_lower_bound = 0.0
 
     def __init__(
         self,
@@ -56,9 +61,10 @@ class AlphaReQ(_FeatureMomentsMetric):
         center: bool = True,
         return_r2: bool = False,
         num_features: int | None = None,
+        validate_args: bool = False,
         **kwargs,
     ) -> None:
-        super().__init__(num_features=num_features, **kwargs)
+        super().__init__(num_features=num_features, validate_args=validate_args, **kwargs)
         self.fit_range = _check_fit_range(fit_range)
         self.weighted = weighted
         self.center = center
@@ -69,3 +75,10 @@ class AlphaReQ(_FeatureMomentsMetric):
         eigenvalues = eigenvalues_from_moments(self._moments(), center=self.center)
         fit = alpha_from_eigenvalues(eigenvalues, fit_range=self.fit_range, weighted=self.weighted)
         return fit if self.return_r2 else fit.alpha
+
+    def _plot_value(self, value: object) -> object:
+        return value.alpha if isinstance(value, AlphaFit) else value
+
+
+#: Alias of :class:`AlphaReQ` ("add AlphaMetric to the trainer").
+AlphaMetric = AlphaReQ

@@ -1,7 +1,5 @@
 """Effective rank (RankMe) as a streaming torchmetrics metric."""
 
-from __future__ import annotations
-
 from torch import Tensor
 
 from req_plugins._validation import check_choice, check_number
@@ -32,7 +30,13 @@ class EffectiveRank(_FeatureMomentsMetric):
         normalized: divide by :math:`\min(n, D)`.
         num_features: feature width D (optional; without it the states are sized by the
             first ``update`` and every DDP process must see at least one batch).
+        validate_args: check every batch for NaN/Inf in ``update`` (one host-device sync
+            per batch). Off by default: ``update`` never syncs, and ``compute()`` raises if
+            a non-finite value reached the states.
         kwargs: passed to ``torchmetrics.Metric``.
+
+    ``forward`` returns the batch's effective rank with its gradient; ``plot()`` draws it
+    (torchmetrics >= 1.0) between 0 and, with ``normalized=True``, 1.
 
     Example:
         >>> import torch
@@ -44,6 +48,11 @@ class EffectiveRank(_FeatureMomentsMetric):
     """
 
     higher_is_better = True
+    plot_lower_bound = 0.0
+
+    @property
+    def plot_upper_bound(self) -> float | None:
+        return 1.0 if self.normalized else None
 
     def __init__(
         self,
@@ -52,9 +61,10 @@ class EffectiveRank(_FeatureMomentsMetric):
         eps: float = 1e-7,
         normalized: bool = False,
         num_features: int | None = None,
+        validate_args: bool = False,
         **kwargs,
     ) -> None:
-        super().__init__(num_features=num_features, **kwargs)
+        super().__init__(num_features=num_features, validate_args=validate_args, **kwargs)
         check_choice(spectrum, "spectrum", _SPECTRA)
         self.center = center
         self.spectrum = spectrum

@@ -1,119 +1,191 @@
-"""Matrix mutual information I(R;Z) (order-2 matrix Rényi entropies) as a streaming metric."""
+"""Matrix mutual information I(R;Z) (order-2 matrix Rényi entropies) as a torchmetrics metric."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: torch.jit.script reads the state annotations.
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 
-from req_plugins._validation import check_int
+from req_plugins._validation import check_choice, check_int
 from req_plugins.functional.information import (
+    ESTIMATORS,
     _check_pair,
-    _entropy_from_sums,
-    _joint_entropy,
-    _joint_statistics,
-    _JointStatistics,
+    _check_same_samples,
+    _covariance_mutual_information,
+    _gram_mutual_information,
 )
+from req_plugins.metrics._base import RepresentationMetric
 from req_plugins.metrics._moments import _check_width, _lazy_state
 
 
-class MatrixMutualInformation(Metric):
-    r"""Matrix mutual information :math:`I(R;Z) = H_2(A) + H_2(B) - H_2(C)`, streamed.
+def _order_free_subset(r_unit: Tensor, z_unit: Tensor, size: int, seed: int) -> Tensor:
+    """Indices of a seeded uniform random subset of ``size`` rows that does not depend on
+    the order of the rows: the rows are first put in a canonical order (by a fixed random
+    projection of (r, z); ties have probability 0), then a seeded permutation picks."""
+    g = torch.Generator().manual_seed(seed)
+    projection_r = torch.randn(r_unit.shape[1], generator=g, dtype=torch.float64)
+    projection_z = torch.randn(z_unit.shape[1], generator=g, dtype=torch.float64)
+    key = r_unit @ projection_r.to(r_unit.device) + z_unit @ projection_z.to(z_unit.device)
+    canonical = key.argsort()
+    pick = torch.randperm(r_unit.shape[0], generator=g)[:size].to(canonical.device)
+    return canonical[pick]
+
+
+class MatrixMutualInformation(RepresentationMetric):
+    r"""Matrix mutual information :math:`I(R;Z) = H_2(A) + H_2(B) - H_2(C)` over all samples.
 
     R (e.g. backbone features) and Z (e.g. projector outputs) of the same inputs are
-    row-normalised; see :mod:`req_plugins.functional.information` for the formulas.
+    row-normalised; see :mod:`req_plugins.functional.information` for the formulas, the two
+    estimators and what a negative value means (values are not clamped).
 
-    * :math:`H_2(A) = -\log(\|\sum_i \hat r_i \hat r_i^T\|_F^2 / n^2)` and likewise
-      :math:`H_2(B)` come from the summed ``d × d`` second moments: exact over all n samples.
-    * The joint term needs pairwise products :math:`k_{ij} = (\hat r_i\cdot\hat r_j)
-      (\hat z_i\cdot\hat z_j)`. Each ``update`` forms the pairs within its batch (among its
-      first ``max_samples`` rows if given, bounding the O(batch²) cost); ``compute()`` scales
-      their mean :math:`k_{ij}^2` to all :math:`n(n-1)` pairs. For shuffled batches that
-      mean is unbiased for the all-pairs mean, so the value does not drift with the batch
-      size (its variance does); with a single ``update`` the result equals
-      :func:`req_plugins.functional.matrix_mutual_information` on that batch exactly.
-
-    All states are float64 sums (memory O(d₁² + d₂²), independent of n), so DDP sums
-    reproduce the single-process value for the same batches.
+    * ``estimator="covariance"`` — the AdaDim paper's analysis estimator (appendix A.3,
+      after Tan et al. 2023): d×d normalised covariance matrices, needs ``d₁ = d₂``. The
+      states are the sums :math:`\sum_i \hat r_i\hat r_i^T`, :math:`\sum_i \hat z_i\hat z_i^T`
+      (float64, O(d²), sum-reduced), so streaming and DDP are exact: the value equals the
+      functional on all samples whatever the batches and their order. Differentiable:
+      ``forward`` returns the batch value with its gradient.
+    * ``estimator="gram"`` (default, = :func:`~req_plugins.functional.matrix_mutual_information`'s
+      default and AdaDim's loss term): N×N sample Gram matrices, any widths. Its joint term
+      sums over all *pairs* of samples, which no per-batch sum can give: estimating it from
+      the pairs within each batch makes the value depend on which samples share a batch
+      (class-sorted held-out data inflates it many-fold). So this estimator does not
+      stream: ``update`` keeps the (detached) inputs — memory O(N·(d₁ + d₂)), gathered
+      across DDP processes — and ``compute()`` evaluates all pairs in blocks (exact,
+      O(N²) time). With ``max_samples`` the joint term uses the pairs of a random subset
+      of that many samples, drawn with ``seed`` after putting the samples in a canonical
+      order, so the value does not depend on the order of the samples or batches either.
+      Not differentiable (stored inputs never keep a graph).
 
     Args:
-        max_samples: cap on the rows of each batch used for the joint term (``>= 2``).
-        num_features_r: width d₁ of R (optional; sizes the states up front).
-        num_features_z: width d₂ of Z (optional). Without the widths the states are sized
-            by the first ``update``, and every DDP process must see at least one batch.
+        estimator: ``"gram"`` or ``"covariance"``.
+        max_samples: Gram estimator: cap on the samples whose pairs form the joint term.
+        seed: Gram estimator with ``max_samples``: seed of the subset.
+        num_features_r: width d₁ of R (optional; sizes the covariance states up front).
+        num_features_z: width d₂ of Z (optional). Without the widths the covariance states
+            are sized by the first ``update``, and every DDP process must see at least one
+            batch (with either estimator).
+        validate_args: check every batch for NaN/Inf in ``update`` (one host-device sync
+            per batch). Off by default: ``update`` never syncs, and ``compute()`` raises if
+            a non-finite value reached the states.
         kwargs: passed to ``torchmetrics.Metric``.
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
         >>> r = torch.randn(512, 8, generator=g)
         >>> z = r @ torch.randn(8, 8, generator=g)
-        >>> metric = MatrixMutualInformation()
-        >>> metric.update(r, z)
+        >>> metric = MatrixMutualInformation(estimator="covariance")
+        >>> for r_batch, z_batch in zip(r.split(100), z.split(100)):
+        ...     metric.update(r_batch, z_batch)
         >>> round(float(metric.compute()), 2)
+        1.6
+        >>> gram = MatrixMutualInformation()  # the N×N estimator, on all 512 samples
+        >>> gram.update(r, z)
+        >>> round(float(gram.compute()), 2)
         0.52
     """
 
-    is_differentiable = False
     higher_is_better = None
     full_state_update = False
 
     count: Tensor
-    r_trace: Tensor
-    z_trace: Tensor
     r_second_moment: Tensor
     z_second_moment: Tensor
-    joint_trace: Tensor
-    joint_diagonal_square_sum: Tensor
-    joint_pair_square_sum: Tensor
-    joint_pair_count: Tensor
+    r_features: list[Tensor]
+    z_features: list[Tensor]
+
+    @property
+    def is_differentiable(self) -> bool:
+        return self.estimator == "covariance"
 
     def __init__(
         self,
+        estimator: str = "gram",
         max_samples: int | None = None,
+        seed: int = 0,
         num_features_r: int | None = None,
         num_features_z: int | None = None,
+        validate_args: bool = False,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(validate_args=validate_args, **kwargs)
+        check_choice(estimator, "estimator", ESTIMATORS)
         if max_samples is not None:
             check_int(max_samples, "max_samples", min_value=2)
+            if estimator != "gram":
+                raise ValueError(
+                    "`max_samples` subsamples the pairs of the Gram estimator; "
+                    "estimator='covariance' always uses every sample exactly."
+                )
+        check_int(seed, "seed", min_value=0)
         for value, name in ((num_features_r, "num_features_r"), (num_features_z, "num_features_z")):
             if value is not None:
                 check_int(value, name, min_value=1)
+        if estimator == "covariance" and None not in (num_features_r, num_features_z):
+            if num_features_r != num_features_z:
+                raise ValueError(
+                    "estimator='covariance' needs R and Z of the same width: "
+                    f"`num_features_r`={num_features_r}, `num_features_z`={num_features_z}."
+                )
+        self.estimator = estimator
         self.max_samples = max_samples
-        for name, width in (("r", num_features_r), ("z", num_features_z)):
-            self.add_state(f"{name}_trace", _lazy_state(()), dist_reduce_fx="sum")
-            shape = None if width is None else (width, width)
-            self.add_state(f"{name}_second_moment", _lazy_state(shape), dist_reduce_fx="sum")
-        for name in _JointStatistics._fields:
-            self.add_state(f"joint_{name}", _lazy_state(()), dist_reduce_fx="sum")
+        self.seed = seed
         self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+        if estimator == "covariance":
+            for name, width in (("r", num_features_r), ("z", num_features_z)):
+                shape = None if width is None else (width, width)
+                self.add_state(f"{name}_second_moment", _lazy_state(shape), dist_reduce_fx="sum")
+        else:
+            self.add_state("r_features", [], dist_reduce_fx="cat")
+            self.add_state("z_features", [], dist_reduce_fx="cat")
 
     def update(self, r: Tensor, z: Tensor) -> None:
-        """Add a batch: ``r`` ``(N, d₁)`` and ``z`` ``(N, d₂)`` for the same N inputs."""
-        r_unit, z_unit = _check_pair(r, z)
-        _check_width(self.r_second_moment, r_unit.shape[1], "r", "features per sample")
-        _check_width(self.z_second_moment, z_unit.shape[1], "z", "features per sample")
+        """Add a batch: ``r`` ``(N, d₁)`` and ``z`` ``(N, d₂)`` for the same N inputs.
+
+        No host-device sync: shapes, dtypes and devices are checked, values only with
+        ``validate_args=True``.
+        """
+        r_flat, z_flat = self._features(r, "r"), self._features(z, "z")
+        if self.estimator == "gram":
+            _check_same_samples(r_flat, z_flat)
+            for name, stored, new in (
+                ("r", self.r_features, r_flat),
+                ("z", self.z_features, z_flat),
+            ):
+                if stored and stored[0].shape[1] != new.shape[1]:
+                    raise ValueError(
+                        f"`{name}` has {new.shape[1]} features per sample, but earlier "
+                        f"updates had {stored[0].shape[1]}."
+                    )
+            self.r_features.append(r_flat.detach())
+            self.z_features.append(z_flat.detach())
+            self.count += r_flat.shape[0]
+            return
+        r_unit, z_unit = _check_pair(r_flat, z_flat, "covariance", validate_args=False)
         for name, unit in (("r", r_unit), ("z", z_unit)):
             second_moment = getattr(self, f"{name}_second_moment")
+            _check_width(second_moment, unit.shape[1], name, "features per sample")
             if second_moment.ndim == 0:  # sized by the first update (no `num_features_*`)
-                second_moment = unit.new_zeros(unit.shape[1], unit.shape[1])
+                width = unit.shape[1]
+                second_moment = unit.new_zeros(width, width, dtype=second_moment.dtype)
                 setattr(self, f"{name}_second_moment", second_moment)
+            unit = unit.to(second_moment.dtype)
             second_moment.addmm_(unit.T, unit)  # in place: no d×d temporaries
-            getattr(self, f"{name}_trace").add_(unit.square().sum())
         self.count += r_unit.shape[0]
-        joint = _joint_statistics(r_unit, z_unit, self.max_samples)
-        for name, value in zip(_JointStatistics._fields, joint, strict=True):
-            getattr(self, f"joint_{name}").add_(value)
 
     def compute(self) -> Tensor:
         """I(R;Z) in nats (float64, 0-dim)."""
-        if not bool(self.joint_pair_count > 0):
+        if int(self.count) < 2:
             raise ValueError(
-                "MatrixMutualInformation needs at least one batch of >= 2 samples before "
-                f"`compute()` (got {int(self.count)} samples): call `update(r, z)` first."
+                f"MatrixMutualInformation needs at least 2 samples in total before `compute()` "
+                f"(got {int(self.count)}): call `update(r, z)` first."
             )
-        entropy_r = _entropy_from_sums(self.r_trace, self.r_second_moment.square().sum(), "r")
-        entropy_z = _entropy_from_sums(self.z_trace, self.z_second_moment.square().sum(), "z")
-        joint = _JointStatistics(*(getattr(self, f"joint_{f}") for f in _JointStatistics._fields))
-        return entropy_r + entropy_z - _joint_entropy(self.count, joint)
+        if self.estimator == "covariance":
+            self._check_finite_states("r_second_moment", "z_second_moment")
+            return _covariance_mutual_information(self.r_second_moment, self.z_second_moment)
+        self._check_finite_states("r_features", "z_features")
+        r = self.r_features if isinstance(self.r_features, Tensor) else torch.cat(self.r_features)
+        z = self.z_features if isinstance(self.z_features, Tensor) else torch.cat(self.z_features)
+        r_unit, z_unit = _check_pair(r, z, "gram", validate_args=False)
+        pair_rows = None
+        if self.max_samples is not None and self.max_samples < r_unit.shape[0]:
+            pair_rows = _order_free_subset(r_unit, z_unit, self.max_samples, self.seed)
+        return _gram_mutual_information(r_unit, z_unit, pair_rows)

@@ -1,8 +1,6 @@
-"""Streaming torchmetrics classes: equal to their functional twins, chunking-invariant, robust."""
+"""Metric-specific behaviour beyond the shared torchmetrics contract (test_contract.py)."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -63,37 +61,45 @@ def test_alpha_metric_matches_reptrix():
     assert abs(float(ours) - reptrix_alpha.get_alpha(features)[0]) < 1e-4
 
 
-def test_mutual_information_single_update_equals_functional():
-    r = power_law_features(300, 24, seed=1)
-    z = torch.tanh(r[:, :10] @ torch.randn(10, 10, generator=torch.Generator().manual_seed(0)))
-    for max_samples in (None, 120):
-        metric = MatrixMutualInformation(max_samples=max_samples)
-        metric.update(r, z)
-        expected = matrix_mutual_information(r, z, max_samples=max_samples)
-        torch.testing.assert_close(metric.compute(), expected, rtol=1e-12, atol=0)
+def clustered_pair(n_per_class: int = 160, classes: int = 8, seed: int = 3):
+    """R with class structure and Z = a noisy projection of it, rows sorted by class."""
+    g = torch.Generator().manual_seed(seed)
+    means = 3 * torch.randn(classes, 16, generator=g)
+    r = means.repeat_interleave(n_per_class, dim=0) + torch.randn(
+        classes * n_per_class, 16, generator=g
+    )
+    z = torch.tanh(r @ torch.randn(16, 16, generator=g)) + 0.3 * torch.randn(r.shape, generator=g)
+    return r, z
 
 
-def test_mutual_information_streaming_uses_all_samples_and_within_batch_pairs():
-    g = torch.Generator().manual_seed(3)
-    r = torch.randn(1000, 8, generator=g)
-    z = r @ torch.randn(8, 6, generator=g) + 0.5 * torch.randn(1000, 6, generator=g)
-    chunked = streamed(MatrixMutualInformation(), r, z, chunks=10)
-    # Written out: exact marginal entropies over all rows; the joint off-diagonal mean from
-    # the pairs inside each chunk, scaled to all n(n-1) pairs.
-    unit_r = torch.nn.functional.normalize(r.double(), dim=1)
-    unit_z = torch.nn.functional.normalize(z.double(), dim=1)
-    pair_sum, pair_count = 0.0, 0
-    for rb, zb in zip(unit_r.chunk(10), unit_z.chunk(10), strict=True):
-        kernel = (rb @ rb.T) * (zb @ zb.T)
-        pair_sum += float((kernel**2).sum() - (kernel.diagonal() ** 2).sum())
-        pair_count += rb.shape[0] * (rb.shape[0] - 1)
-    n = 1000
-    trace_c2 = (n + n * (n - 1) * pair_sum / pair_count) / n**2
-    expected = float(renyi_entropy(r) + renyi_entropy(z)) + math.log(trace_c2)
-    assert float(chunked) == pytest.approx(expected, rel=1e-10)
-    # And it estimates the one-shot (all pairs) value without a batch-size drift.
-    one_shot = float(matrix_mutual_information(r, z))
-    assert abs(float(chunked) - one_shot) < 0.02 * one_shot
+@pytest.mark.parametrize("estimator", ["gram", "covariance"])
+def test_mutual_information_over_class_sorted_batches_equals_the_exact_value(estimator):
+    # Issue 11: within-batch pairs of class-sorted batches gave 0.29 / 0.96 / 1.20 where the
+    # exact value was 0.039. Whatever the batch size, the metric now gives the exact value.
+    r, z = clustered_pair()
+    exact = matrix_mutual_information(r, z, estimator=estimator)
+    for batch_size in (256, 64, 32):
+        metric = MatrixMutualInformation(estimator=estimator)
+        value = streamed(metric, r, z, chunks=r.shape[0] // batch_size)
+        torch.testing.assert_close(value, exact, rtol=1e-9, atol=0)
+
+
+def test_gram_subset_is_random_and_does_not_depend_on_the_sample_order():
+    r, z = clustered_pair()
+    exact = float(matrix_mutual_information(r, z))
+    sorted_value = streamed(MatrixMutualInformation(max_samples=300), r, z, chunks=20)
+    shuffle = torch.randperm(r.shape[0], generator=torch.Generator().manual_seed(0))
+    shuffled = streamed(MatrixMutualInformation(max_samples=300), r[shuffle], z[shuffle], chunks=7)
+    torch.testing.assert_close(shuffled, sorted_value, rtol=1e-12, atol=0)
+    # A random subset (the first 300 sorted rows would be 2 classes): close to the exact value.
+    assert abs(float(sorted_value) - exact) < 0.1 * abs(exact)
+    first_rows = float(matrix_mutual_information(r, z, max_samples=300))
+    assert abs(first_rows - exact) > 0.5 * abs(exact)
+    other_seed = streamed(MatrixMutualInformation(max_samples=300, seed=1), r, z, chunks=20)
+    assert float(other_seed) != float(sorted_value)
+    # A cap at or above the sample count is the exact value.
+    capped = streamed(MatrixMutualInformation(max_samples=r.shape[0]), r, z, chunks=5)
+    torch.testing.assert_close(capped, torch.tensor(exact, dtype=torch.float64), rtol=1e-9, atol=0)
 
 
 def test_mutual_information_metric_stays_within_the_marginal_entropies():
@@ -130,19 +136,24 @@ def test_metric_collection_shares_one_set_of_statistics():
 
 def test_memory_does_not_grow_with_the_number_of_samples():
     metric = AlphaReQ(num_features=32)
-    mi = MatrixMutualInformation(num_features_r=32, num_features_z=8)
+    mi = MatrixMutualInformation(estimator="covariance", num_features_r=32, num_features_z=32)
+    gram = MatrixMutualInformation()
 
     def state_elements(m):
-        return sum(getattr(m, name).numel() for name in m._defaults)
+        states = (getattr(m, name) for name in m._defaults)
+        return sum(sum(t.numel() for t in s) if isinstance(s, list) else s.numel() for s in states)
 
     sizes = (state_elements(metric), state_elements(mi))
-    assert sizes == (1 + 32 + 32 * 32, 2 + 32 * 32 + 8 * 8 + 5)
+    assert sizes == (1 + 32 + 32 * 32, 1 + 2 * 32 * 32)
     for seed in range(20):
         batch = torch.randn(256, 32, generator=torch.Generator().manual_seed(seed))
         metric.update(batch)
-        mi.update(batch, batch[:, :8])
+        mi.update(batch, batch.flip(1))
+        gram.update(batch, batch[:, :8])
     assert (state_elements(metric), state_elements(mi)) == sizes
     assert int(metric.count) == 20 * 256
+    # The N×N Gram estimator cannot stream: it keeps its inputs (documented).
+    assert state_elements(gram) == 1 + 20 * 256 * (32 + 8)
 
 
 def test_states_are_float64_sums_and_reset():
@@ -184,7 +195,7 @@ def test_one_sample_batches_are_accepted_by_update():
 
 
 def test_bad_input_raises_naming_the_argument():
-    metric = AlphaReQ(num_features=8)
+    metric = AlphaReQ(num_features=8, validate_args=True)
     for bad in (
         torch.full((4, 8), float("nan")),
         torch.tensor([[float("inf")] * 8] * 3),
@@ -201,14 +212,20 @@ def test_bad_input_raises_naming_the_argument():
     with pytest.raises(ValueError, match="`features`.*sized for 5"):
         lazy.update(torch.randn(4, 6))
 
-    mi = MatrixMutualInformation()
+    mi = MatrixMutualInformation(validate_args=True)
     with pytest.raises(ValueError, match="`z`.*as many samples"):
         mi.update(torch.randn(5, 3), torch.randn(4, 3))
     with pytest.raises(ValueError, match="`r`"):
         mi.update(torch.full((5, 3), float("nan")), torch.randn(5, 3))
     mi.update(torch.randn(5, 3), torch.randn(5, 2))
-    with pytest.raises(ValueError, match="`z`.*sized for 2"):
+    with pytest.raises(ValueError, match="`z` has 4 features.*earlier updates had 2"):
         mi.update(torch.randn(5, 3), torch.randn(5, 4))
+    covariance = MatrixMutualInformation(estimator="covariance")
+    with pytest.raises(ValueError, match="`z` must have as many features as `r`"):
+        covariance.update(torch.randn(5, 3), torch.randn(5, 2))
+    covariance.update(torch.randn(5, 3), torch.randn(5, 3))
+    with pytest.raises(ValueError, match="`r`.*sized for 3"):
+        covariance.update(torch.randn(5, 4), torch.randn(5, 4))
 
 
 @pytest.mark.filterwarnings("ignore:The ``compute`` method of metric")
@@ -221,7 +238,7 @@ def test_compute_needs_enough_samples():
         one.compute()
     mi = MatrixMutualInformation()
     mi.update(torch.randn(1, 4), torch.randn(1, 4))
-    with pytest.raises(ValueError, match="batch of >= 2 samples"):
+    with pytest.raises(ValueError, match="at least 2 samples"):
         mi.compute()
 
 
@@ -241,6 +258,16 @@ def test_fit_range_too_small_for_the_features_raises():
         (lambda: EffectiveRank(eps=-1.0), "eps"),
         (lambda: MatrixMutualInformation(max_samples=1), "max_samples"),
         (lambda: MatrixMutualInformation(num_features_z=0), "num_features_z"),
+        (lambda: MatrixMutualInformation(estimator="kernel"), "estimator"),
+        (lambda: MatrixMutualInformation(estimator="covariance", max_samples=8), "max_samples"),
+        (
+            lambda: MatrixMutualInformation(
+                estimator="covariance", num_features_r=4, num_features_z=3
+            ),
+            "num_features_r",
+        ),
+        (lambda: MatrixMutualInformation(seed=-1), "seed"),
+        (lambda: EffectiveRank(validate_args=1), "validate_args"),
     ],
 )
 def test_bad_options_raise_naming_the_argument(make, name):
