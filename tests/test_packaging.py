@@ -128,3 +128,28 @@ def test_recipes_dir_override(monkeypatch, tmp_path):
     monkeypatch.setenv("REQ_RECIPES_DIR", str(tmp_path))
     assert recipes_dir() == tmp_path
     assert list_recipes() == ["mine"]
+
+
+def test_req_recipes_list_names_every_recipe_and_solo_config(capsys):
+    from req_plugins.recipes.cli import main
+
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out.split()
+    for path in RECIPES.glob("*.yaml"):
+        assert path.stem in listed
+    for path in RECIPES.glob("solo/*/*.yaml"):
+        assert path.relative_to(RECIPES / "solo").with_suffix("").as_posix() in listed
+
+
+def test_export_solo_copies_the_configs_and_never_overwrites(capsys, tmp_path):
+    from req_plugins.recipes.cli import main
+
+    dest = tmp_path / "solo"
+    assert main(["export-solo", str(dest)]) == 0
+    copied = {path.relative_to(dest).as_posix() for path in dest.rglob("*") if path.is_file()}
+    solo = RECIPES / "solo"
+    assert copied == {p.relative_to(solo).as_posix() for p in solo.rglob("*") if p.is_file()}
+    (dest / "cifar" / "adadim.yaml").write_text("edited: true\n")
+    assert main(["export-solo", str(dest)]) == 2
+    assert "must be a new or empty folder" in capsys.readouterr().err
+    assert (dest / "cifar" / "adadim.yaml").read_text() == "edited: true\n"

@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the recipes, their paper source and scales")
+    export = commands.add_parser(
+        "export-solo",
+        help="copy the solo-learn configs into DIR (for solo-learn's own main_pretrain.py)",
+    )
+    export.add_argument("dir", metavar="DIR", help="a new or empty folder")
     run = commands.add_parser("run", help="run (or resume) a recipe and write its report")
     run.add_argument("name", metavar="NAME", help="a recipe name (see `list`) or a YAML path")
     run.add_argument(
@@ -50,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _list() -> str:
-    from req_plugins.recipes.recipe import list_recipes, load_recipe
+    from req_plugins.recipes.recipe import list_recipes, list_solo_recipes, load_recipe
 
     lines = []
     for name in list_recipes():
@@ -59,6 +64,8 @@ def _list() -> str:
         lines.append(
             f"{name}\n    {recipe.title}\n    dataset: {recipe.paper['dataset']}; scales: {scales}"
         )
+    lines.append("\nsolo-learn configs (req-solo-pretrain --config-name NAME; export-solo DIR):")
+    lines += [f"    {name}" for name in list_solo_recipes()]
     return "\n".join(lines)
 
 
@@ -67,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             print(_list())
+            return 0
+        if args.command == "export-solo":
+            from req_plugins.recipes.recipe import export_solo_recipes
+
+            print(f"solo-learn configs copied to {export_solo_recipes(args.dir)}")
             return 0
         from req_plugins.recipes.report import markdown_table
         from req_plugins.recipes.run import run_recipe

@@ -43,6 +43,7 @@ import importlib.resources
 import itertools
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,16 @@ def list_solo_recipes() -> list[str]:
     return sorted(
         path.relative_to(root).with_suffix("").as_posix() for path in root.glob("*/*.yaml")
     )
+
+
+def export_solo_recipes(dest: str | Path) -> Path:
+    """Copy the solo-learn configs (with their ``augmentations/`` and ``wandb/`` groups) into
+    ``dest``, e.g. for solo-learn's own ``main_pretrain.py --config-path DEST/cifar``.
+
+    ``dest`` must not exist or be empty: nothing already there is overwritten.
+    """
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ValueError(f"`DIR` must be a new or empty folder, got {str(dest)!r}.")
+    shutil.copytree(solo_recipes_dir(), dest, dirs_exist_ok=True)
+    return dest
