@@ -20,7 +20,12 @@ Two estimators differ in which matrices A and B are:
   the unit rows, trace 1; needs :math:`d_1 = d_2`). This is what the AdaDim paper uses for
   its I(R;Z) analysis (its appendix A.3, "following Tan et al. 2023 … the normalized
   covariance matrices … are used as inputs"). Every term is a sum over samples, so it
-  streams exactly.
+  streams exactly. **Caveat:** A and B are each built from one space alone, so this
+  quantity never sees which z belongs to which r — shuffling the rows of Z leaves it
+  unchanged — and it compares feature k of R with feature k of Z, so rotating Z changes
+  it. It measures how alike the two feature-covariance structures are, index by index,
+  not the dependence between R and Z: on jointly Gaussian R and Z = AR + noise it is not
+  monotone in the true mutual information (the Gram estimator is; both are tested).
 
 The marginal entropies of the two estimators coincide (:math:`\hat R\hat R^T` and
 :math:`\hat R^T\hat R` share their non-zero eigenvalues, and
@@ -28,9 +33,11 @@ The marginal entropies of the two estimators coincide (:math:`\hat R\hat R^T` an
 differs, often several-fold (the two are different functionals, not two estimates of one).
 
 **Negative values.** Neither quantity is a Shannon mutual information, and neither is
-bounded below by 0: :math:`H_2(C)` can exceed :math:`H_2(A) + H_2(B)` by a little when R
-and Z share (almost) no structure, so a value at or slightly below 0 means "no detectable
-dependence at this sample size". Values are not clamped: clamping would bias averages and
+bounded below by 0: :math:`H_2(C)` can exceed :math:`H_2(A) + H_2(B)`. For the Gram
+estimator this happens only by a little, when R and Z share (almost) no structure, so a
+value at or slightly below 0 means "no detectable dependence at this sample size". For the
+covariance estimator a clearly negative value means the two spaces put their variance on
+different feature indices. Values are not clamped: clamping would bias averages and
 trajectories, and the function is a differentiable loss term. The upper bound
 :math:`I \le \min(H_2(A), H_2(B))` holds for the Gram estimator.
 

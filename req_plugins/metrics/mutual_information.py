@@ -42,7 +42,10 @@ class MatrixMutualInformation(RepresentationMetric):
       states are the sums :math:`\sum_i \hat r_i\hat r_i^T`, :math:`\sum_i \hat z_i\hat z_i^T`
       (float64, O(d²), sum-reduced), so streaming and DDP are exact: the value equals the
       functional on all samples whatever the batches and their order. Differentiable:
-      ``forward`` returns the batch value with its gradient.
+      ``forward`` returns the batch value with its gradient. It is built from each space
+      alone and never sees which z belongs to which r (see the caveat in
+      :mod:`req_plugins.functional.information`): use it to reproduce the paper's analysis;
+      the Gram estimator is the one that tracks the dependence of R and Z.
     * ``estimator="gram"`` (default, = :func:`~req_plugins.functional.matrix_mutual_information`'s
       default and AdaDim's loss term): N×N sample Gram matrices, any widths. Its joint term
       sums over all *pairs* of samples, which no per-batch sum can give: estimating it from

@@ -152,3 +152,124 @@ def test_half_precision_input(dtype):
     torch.testing.assert_close(
         matrix_mutual_information(r, z), matrix_mutual_information(r.double(), z.double())
     )
+
+
+# ------------------------------------------------------------- the two estimators (issue 11)
+
+
+def covariance_mutual_information_by_definition(r: torch.Tensor, z: torch.Tensor) -> float:
+    """The AdaDim paper's estimator: trace-1 d×d matrices of the unit rows, by eigenvalues."""
+    unit_r = torch.nn.functional.normalize(r.double(), dim=1)
+    unit_z = torch.nn.functional.normalize(z.double(), dim=1)
+    a, b = unit_r.T @ unit_r, unit_z.T @ unit_z
+    return entropy_by_definition(a) + entropy_by_definition(b) - entropy_by_definition(a * b)
+
+
+@pytest.mark.parametrize(("n", "d"), [(64, 16), (20, 40), (300, 4)])
+def test_covariance_estimator_matches_definition(n, d):
+    r = sample(n, d, n) + 0.3
+    z = torch.tanh(r + 0.5 * sample(n, d, n + 1))
+    ours = float(matrix_mutual_information(r, z, estimator="covariance"))
+    assert ours == pytest.approx(covariance_mutual_information_by_definition(r, z), rel=1e-9)
+    # Zero rows add nothing, as in the Gram estimator.
+    padded = matrix_mutual_information(
+        torch.cat([r, torch.zeros(1, d)]), torch.cat([z, torch.zeros(1, d)]), estimator="covariance"
+    )
+    assert float(padded) == pytest.approx(ours, rel=1e-12)
+
+
+def gaussian_pair(mixing: torch.Tensor, noise: float, n: int = 2000, seed: int = 0):
+    """R ~ N(0, diag(s²)), Z = R Aᵀ + noise·ε, and the closed-form I(R;Z) in nats."""
+    d = mixing.shape[0]
+    g = torch.Generator().manual_seed(seed)
+    scales = torch.linspace(2.0, 0.5, d, dtype=torch.float64)
+    r = torch.randn(n, d, generator=g, dtype=torch.float64) * scales
+    z = r @ mixing.T + noise * torch.randn(n, d, generator=g, dtype=torch.float64)
+    signal = mixing @ torch.diag(scales**2) @ mixing.T
+    exact = 0.5 * torch.logdet(torch.eye(d, dtype=torch.float64) + signal / noise**2)
+    return r, z, float(exact)
+
+
+NOISE_LEVELS = (0.1, 0.3, 0.6, 1.0, 2.0, 4.0)
+
+
+@pytest.mark.parametrize("mixing", ["random", "diagonal"])
+def test_gram_estimate_is_monotone_in_the_gaussian_mutual_information(mixing):
+    g = torch.Generator().manual_seed(1)
+    a = (
+        torch.randn(8, 8, generator=g, dtype=torch.float64) / 8**0.5
+        if mixing == "random"
+        else torch.diag(torch.linspace(0.5, 1.5, 8, dtype=torch.float64))
+    )
+    exact, estimates = [], []
+    for noise in NOISE_LEVELS:
+        r, z, true_mi = gaussian_pair(a, noise)
+        exact.append(true_mi)
+        estimates.append(float(matrix_mutual_information(r, z)))
+    assert exact == sorted(exact, reverse=True), exact  # the levels are ordered
+    order = sorted(range(len(exact)), key=exact.__getitem__)
+    assert [estimates[i] for i in order] == sorted(estimates), (exact, estimates)
+    assert len(set(estimates)) == len(estimates)  # strictly monotone
+
+
+def test_covariance_estimator_does_not_see_the_pairing_of_r_and_z():
+    # Built from each space alone: shuffling Z's rows (destroying all dependence) leaves it
+    # unchanged, while the Gram estimate falls to about 0. Hence it cannot be monotone in
+    # the true mutual information, and the metric defaults to the Gram estimator.
+    a = torch.randn(8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    r, z, _ = gaussian_pair(a / 8**0.5, 0.3)
+    shuffled = z[torch.randperm(z.shape[0], generator=torch.Generator().manual_seed(2))]
+    covariance = matrix_mutual_information(r, z, estimator="covariance")
+    torch.testing.assert_close(
+        matrix_mutual_information(r, shuffled, estimator="covariance"), covariance
+    )
+    assert float(matrix_mutual_information(r, z)) > 0.4
+    assert abs(float(matrix_mutual_information(r, shuffled))) < 0.02
+    # And it depends on the feature basis of Z; the Gram estimator does not.
+    rotation, _ = torch.linalg.qr(sample(8, 8, 3).double())
+    rotated = matrix_mutual_information(r, z @ rotation, estimator="covariance")
+    assert abs(float(rotated) - float(covariance)) > 0.05
+    torch.testing.assert_close(
+        matrix_mutual_information(r, z @ rotation), matrix_mutual_information(r, z)
+    )
+
+
+def test_negative_values_are_returned_unclamped():
+    # Independent R and Z whose variance sits on different feature indices.
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(6, 3, generator=g) * torch.tensor([3.0, 1.0, 0.3])
+    z = torch.randn(6, 3, generator=g) * torch.tensor([0.3, 1.0, 3.0])
+    gram = float(matrix_mutual_information(r, z))
+    covariance = float(matrix_mutual_information(r, z, estimator="covariance"))
+    assert gram == pytest.approx(mutual_information_by_definition(r, z), rel=1e-9)
+    assert covariance == pytest.approx(covariance_mutual_information_by_definition(r, z), rel=1e-9)
+    assert -0.01 < gram < 0 and covariance < -0.1
+
+
+def test_estimator_options_raise_naming_the_argument():
+    r, z = sample(10, 4, 0), sample(10, 3, 1)
+    with pytest.raises(ValueError, match="`estimator`"):
+        matrix_mutual_information(r, z, estimator="kernel")
+    with pytest.raises(ValueError, match="`z` must have as many features as `r`"):
+        matrix_mutual_information(r, z, estimator="covariance")
+    with pytest.raises(ValueError, match="`max_samples`"):
+        matrix_mutual_information(r, r, estimator="covariance", max_samples=4)
+
+
+@pytest.mark.parametrize("estimator", ["gram", "covariance"])
+def test_without_value_checks_it_compiles_with_fullgraph(estimator):
+    # What a compiled training step (AdaDim's loss) calls: no host-device sync, no graph break.
+    r, z = sample(64, 8, 0), torch.tanh(sample(64, 8, 1))
+
+    def mutual_information(r, z):
+        return matrix_mutual_information(r, z, estimator=estimator, validate_args=False)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(mutual_information, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(r, z), mutual_information(r, z), rtol=1e-6, atol=1e-6)
+    # The value checks are what validate_args=False skips: NaN passes through.
+    bad = r.clone()
+    bad[0, 0] = float("nan")
+    assert torch.isnan(mutual_information(bad, z))
+    with pytest.raises(ValueError, match="`r`.*non-finite"):
+        matrix_mutual_information(bad, z, estimator=estimator)
