@@ -11,9 +11,11 @@ from req_plugins.functional import (
     cumulative_explained_variance,
     effective_rank,
     eigenspectrum,
+    lidar,
     matrix_mutual_information,
     num_eigenvalues_above,
     renyi_entropy,
+    uniformity,
 )
 from req_plugins.losses import (
     AdaDimController,
@@ -22,7 +24,14 @@ from req_plugins.losses import (
     MultiViewVICRegLoss,
     NTXentLoss,
 )
-from req_plugins.metrics import AlphaMetric, AlphaReQ, EffectiveRank, MatrixMutualInformation
+from req_plugins.metrics import (
+    AlphaMetric,
+    AlphaReQ,
+    EffectiveRank,
+    LiDAR,
+    MatrixMutualInformation,
+    Uniformity,
+)
 from req_plugins.projectors import ProjectionMLP, beta_for_dim
 
 __version__ = "0.1.0"
@@ -34,17 +43,21 @@ __all__ = [
     "AlphaMetric",
     "AlphaReQ",
     "EffectiveRank",
+    "LiDAR",
     "MatrixMutualInformation",
     "MultiViewBarlowTwinsLoss",
     "MultiViewVICRegLoss",
     "NTXentLoss",
     "ProjectionMLP",
+    "Uniformity",
     "alpha_req",
     "beta_for_dim",
     "cumulative_explained_variance",
     "effective_rank",
     "eigenspectrum",
+    "lidar",
     "matrix_mutual_information",
     "num_eigenvalues_above",
     "renyi_entropy",
+    "uniformity",
 ]

@@ -10,9 +10,13 @@ import pytest
 MODULES = [
     "req_plugins.functional.spectrum",
     "req_plugins.functional.information",
+    "req_plugins.functional.lidar",
+    "req_plugins.functional.uniformity",
     "req_plugins.metrics.alpha",
     "req_plugins.metrics.effective_rank",
     "req_plugins.metrics.mutual_information",
+    "req_plugins.metrics.lidar",
+    "req_plugins.metrics.uniformity",
 ]
 
 

@@ -41,9 +41,18 @@ import torchmetrics
 from req_plugins.functional import (
     alpha_req,
     effective_rank,
+    lidar,
     matrix_mutual_information,
+    uniformity,
 )
-from req_plugins.metrics import AlphaMetric, AlphaReQ, EffectiveRank, MatrixMutualInformation
+from req_plugins.metrics import (
+    AlphaMetric,
+    AlphaReQ,
+    EffectiveRank,
+    LiDAR,
+    MatrixMutualInformation,
+    Uniformity,
+)
 from tests.ddp import run_distributed
 from tests.functional.synthetic import power_law_features
 
@@ -87,6 +96,28 @@ def mutual_information_numpy(r, z, estimator="gram") -> float:
     return _h2(a) + _h2(b) - _h2(a * b)
 
 
+def lidar_numpy(views, delta=1e-6, eps=1e-7) -> float:
+    """Effective rank of the generalized eigenvalues of Σ_b v = λ Σ_w v (Thilak et al.)."""
+    import scipy.linalg
+
+    x = np.asarray(views, dtype=np.float64)
+    n, k, d = x.shape
+    means = x.mean(axis=1)
+    between = (means - means.mean(axis=0)).T @ (means - means.mean(axis=0))
+    deviations = (x - means[:, None]).reshape(n * k, d)
+    within = deviations.T @ deviations / n + delta * np.eye(d)
+    eigenvalues = np.clip(scipy.linalg.eigh(between, within, eigvals_only=True), 0, None)
+    p = eigenvalues / eigenvalues.sum() + eps
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def uniformity_numpy(features, t=2.0) -> float:
+    """log mean over i < j of exp(-t ||x̂_i - x̂_j||²) (Wang & Isola)."""
+    x = _unit(features)
+    squared = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=-1)
+    return float(np.log(np.exp(-t * squared[np.triu_indices(len(x), k=1)]).mean()))
+
+
 # ------------------------------------------------------------------------------- the cases
 
 
@@ -99,6 +130,7 @@ class MetricCase:
     data: Callable[[], tuple[torch.Tensor, ...]]
     differentiable: bool = True
     rtol: float = 1e-6
+    argument: str | None = None  # name of the (last) argument of `update` in its errors
 
     def __str__(self) -> str:
         return self.name
@@ -113,6 +145,12 @@ def pair_data() -> tuple[torch.Tensor, torch.Tensor]:
     mixing = torch.randn(12, 12, generator=torch.Generator().manual_seed(13))
     noise = torch.randn(r.shape, generator=torch.Generator().manual_seed(14))
     return r, torch.tanh(r @ mixing + 0.5 * noise)
+
+
+def views_data() -> tuple[torch.Tensor]:
+    objects = power_law_features(NUM_BATCHES * 60, 6, alpha=1.0, seed=15)
+    noise = torch.randn(NUM_BATCHES * 60, 3, 6, generator=torch.Generator().manual_seed(16))
+    return (objects[:, None, :] + 0.3 * noise * torch.linspace(0.2, 1.0, 6),)
 
 
 CASES = [
@@ -145,6 +183,9 @@ CASES = [
         pair_data,
         differentiable=False,
     ),
+    MetricCase("lidar", LiDAR, lidar, lidar_numpy, views_data, argument="views"),
+    MetricCase("uniformity", Uniformity, uniformity, uniformity_numpy, features_data,
+               differentiable=False),  # fmt: skip
 ]
 CASE_BY_NAME = {case.name: case for case in CASES}
 
@@ -383,7 +424,7 @@ def test_non_finite_input_is_caught(case):
     checked = case.make()
     checked.validate_args = True
     checked.update(*parts[0])
-    argument = "features" if len(bad) == 1 else "z"
+    argument = case.argument or ("features" if len(bad) == 1 else "z")
     with pytest.raises(ValueError, match=f"`{argument}`.*non-finite"):
         checked.update(*bad)
     unchecked = case.make()  # default: no sync in update, and compute() refuses
