@@ -201,7 +201,8 @@ def alpha_from_eigenvalues(
     ranks :math:`k = \text{start}+1, \dots, \text{stop}`, clipped to the eigenvalues that
     exist and are > 0; fewer than 3 usable points raise ``ValueError``. ``weighted=True`` is
     weighted least squares with :math:`w_k = 1/k` (``reptrix.alpha.get_alpha``, after
-    Stringer et al. 2018); ``weighted=False`` is plain OLS (the α-ReQ paper's fit).
+    Stringer et al. 2018); ``weighted=False`` is ordinary (unweighted) least squares over the
+    same ``fit_range`` — still reptrix's ranks 11–100 unless you pass another range.
     ``r2`` is the unweighted coefficient of determination of the fitted line on the fitted
     points (``sklearn.metrics.r2_score``). The spectrum's scale does not matter.
 
@@ -252,7 +253,8 @@ def alpha_req(
     Args:
         features: ``(N, D)`` features (extra dims flattened per sample), any float dtype.
         fit_range: 0-based ``(start, stop)`` indices of the eigenvalues fitted.
-        weighted: weighted least squares with :math:`w_k = 1/k` (reference) or plain OLS.
+        weighted: weighted least squares with :math:`w_k = 1/k` (reference) or ordinary
+            least squares over the same ``fit_range``.
         center: eigenvalues of the covariance (reference) or of the uncentred second moment.
 
     Returns:

@@ -25,7 +25,8 @@ class AlphaReQ(_FeatureMomentsMetric):
     Args:
         fit_range: 0-based ``(start, stop)`` eigenvalue indices fitted (ranks start+1..stop),
             clipped to the eigenvalues that exist and are > 0.
-        weighted: weighted least squares with :math:`w_k = 1/k` (reference) or plain OLS.
+        weighted: weighted least squares with :math:`w_k = 1/k` (reference) or ordinary
+            least squares over the same ``fit_range``.
         center: covariance (reference) or uncentred second moment.
         return_r2: ``compute()`` returns ``AlphaFit(alpha, r2)`` instead of α alone.
         num_features: feature width D (optional, see below).
