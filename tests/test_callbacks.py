@@ -431,3 +431,70 @@ def test_online_metrics_steps_do_not_synchronise_the_host():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert online.compute()["repr_train/embedding_effective_rank"] > 1
+
+
+# ------------------------------------------------- views metrics (LiDAR) and uniformity
+
+
+class _MultiViewImages(torch.utils.data.Dataset):
+    """Samples ``([view_1, ..., view_m], label)``, as lightly's MultiViewTransform gives."""
+
+    def __init__(self, n: int, num_views: int, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.images = torch.randn(n, 1, 8, 8, generator=generator)
+        self.noise = 0.3 * torch.randn(n, num_views, 1, 8, 8, generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return list(self.images[index] + self.noise[index]), 0
+
+
+def test_lidar_and_uniformity_from_a_multi_view_loader_match_the_functionals():
+    from req_plugins.functional import lidar, uniformity
+
+    module, _ = _tiny_module("pytorch_lightning")
+    dataset = _MultiViewImages(150, num_views=3, seed=7)
+    loader = DataLoader(dataset, batch_size=50)
+    callback = RepresentationMetrics(loader, metrics=["alpha", "lidar", "uniformity"])
+    callback.check(module)
+    values = callback.compute(module)
+
+    module.eval()
+    with torch.no_grad():
+        views = dataset.images[:, None] + dataset.noise  # (N, m, 1, 8, 8)
+        r = torch.stack([module.backbone(views[:, v]) for v in range(3)], dim=1)
+        z = module.projection_head(r)
+    expected = {
+        "repr/backbone_lidar": lidar(r),
+        "repr/embedding_lidar": lidar(z),
+        # Every other metric sees the first view, as on a single-view loader.
+        "repr/backbone_uniformity": uniformity(r[:, 0]),
+        "repr/embedding_uniformity": uniformity(z[:, 0]),
+        "repr/backbone_alpha": alpha_req(r[:, 0]).alpha,
+        "repr/embedding_alpha": alpha_req(z[:, 0]).alpha,
+    }
+    assert values.keys() == expected.keys()
+    for key, value in expected.items():
+        assert values[key] == pytest.approx(float(value), rel=1e-6), key
+
+
+def test_uniformity_on_a_single_view_loader_and_views_metrics_need_views():
+    from req_plugins.functional import uniformity
+
+    module, pl = _tiny_module("pytorch_lightning")
+    loader = _loader(60, 30, seed=5)
+    values = RepresentationMetrics(loader, metrics=["uniformity"]).compute(module)
+    rs, zs = _embed_all(module, loader)
+    assert values == {
+        "repr/backbone_uniformity": pytest.approx(float(uniformity(torch.cat(rs)))),
+        "repr/embedding_uniformity": pytest.approx(float(uniformity(torch.cat(zs)))),
+    }
+    callback = RepresentationMetrics(loader, metrics=["lidar"])
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, callbacks=[callback]
+    )
+    with pytest.raises(ValueError, match=r"\['lidar'\] need m >= 2 augmented views per image"):
+        trainer.fit(module, _loader(64, 32, seed=1))
+    assert trainer.global_step == 0

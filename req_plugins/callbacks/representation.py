@@ -19,10 +19,11 @@ from req_plugins.callbacks._base import (
 
 EmbedFn = Callable[[Any, Tensor], tuple[Tensor, Tensor]]
 SPACES = ("backbone", "embedding")
+VIEWS_SUFFIX = "_views"  # collection key of a space's `views` metrics, e.g. "embedding_views"
 
 
 class RepresentationMetrics(DualCallback):
-    """Log α, effective rank and I(R;Z) of a model's representations every few epochs.
+    """Log α, effective rank, I(R;Z), LiDAR, uniformity… of a model's representations.
 
     At the end of every ``every_n_epochs``-th training epoch (and of the last one)
     the model embeds ``dataloader`` in eval mode, without gradients, and the
@@ -32,6 +33,13 @@ class RepresentationMetrics(DualCallback):
     * per space (``features`` metrics): ``{prefix}backbone_alpha``,
       ``{prefix}embedding_effective_rank``, …
     * per pair (``pair`` metrics): ``{prefix}mutual_information`` = I(R;Z).
+    * per space over m views of each image (``views`` metrics): ``{prefix}embedding_lidar``, …
+
+    A loader may yield m augmented views per image, ``(views, ...)`` batches with ``views``
+    a list of m image tensors (as ``lightly``'s ``MultiViewTransform`` gives). ``views``
+    metrics (LiDAR) need such a loader and get the ``(B, m, D)`` embeddings of all views;
+    every other metric sees the first view only, so its value is the one a loader of the
+    first views would give. With a single-view loader, a ``views`` metric fails at fit start.
 
     Values are logged with ``pl_module.log`` (so they reach the Trainer's loggers,
     ``trainer.callback_metrics`` and checkpoint monitors) and kept in
@@ -46,7 +54,8 @@ class RepresentationMetrics(DualCallback):
     Args:
         dataloader: held-out images; batches are ``images`` or ``(images, ...)``.
         every_n_epochs: measuring period in epochs.
-        metrics: names from the metric registry (``req_plugins.plugins``).
+        metrics: names from the metric registry (``req_plugins.plugins``), e.g. ``alpha``,
+            ``effective_rank``, ``mutual_information``, ``lidar``, ``uniformity``.
         embed_fn: ``(pl_module, images) -> (R, Z)``; default: ``pl_module.embed``, or
             ``backbone`` + ``projection_head``/``projector``.
         max_batches: use only the first ``max_batches`` batches.
@@ -95,11 +104,17 @@ class RepresentationMetrics(DualCallback):
 
     def _collections(self, device: torch.device, **kwargs) -> dict[str, MetricCollection]:
         feature_metrics = {e.name: e.load() for e in self.entries if e.inputs == "features"}
+        view_metrics = {e.name: e.load() for e in self.entries if e.inputs == "views"}
         pair_metrics = {e.name: e.load() for e in self.entries if e.inputs == "pair"}
         collections = {}
         for space in SPACES if feature_metrics else ():
             collections[space] = MetricCollection(
                 {name: cls(**kwargs) for name, cls in feature_metrics.items()},
+                prefix=f"{self.prefix}{space}_",
+            )
+        for space in SPACES if view_metrics else ():
+            collections[f"{space}{VIEWS_SUFFIX}"] = MetricCollection(
+                {name: cls(**kwargs) for name, cls in view_metrics.items()},
                 prefix=f"{self.prefix}{space}_",
             )
         if pair_metrics:
@@ -108,18 +123,34 @@ class RepresentationMetrics(DualCallback):
             )
         return {key: collection.to(device) for key, collection in collections.items()}
 
-    @staticmethod
-    def _update(collections: dict[str, MetricCollection], features: Tensor, embeddings: Tensor):
+    def _embed_and_update(self, pl_module, collections: dict[str, MetricCollection], batch):
+        """Embed a batch's view(s) and update every collection; return the first view's (R, Z)."""
+        images = batch[0] if isinstance(batch, (list, tuple)) else batch
+        views = list(images) if isinstance(images, (list, tuple)) else [images]
+        wants_views = any(key.endswith(VIEWS_SUFFIX) for key in collections)
+        if wants_views and len(views) < 2:
+            names = [e.name for e in self.entries if e.inputs == "views"]
+            raise ValueError(
+                f"RepresentationMetrics: {names} need m >= 2 augmented views per image, but "
+                "the loader yields one image tensor per batch; give it a dataset whose samples "
+                "are (views, ...) with views a list of m image tensors, or drop them from "
+                "`metrics`."
+            )
+        embedded = [
+            self.embed_fn(pl_module, view.to(pl_module.device))
+            for view in (views if wants_views else views[:1])
+        ]
+        features, embeddings = embedded[0]
         inputs = {"backbone": features, "embedding": embeddings}
         for key, collection in collections.items():
             if key == "pair":
                 collection.update(features, embeddings)
+            elif key.endswith(VIEWS_SUFFIX):
+                index = SPACES.index(key.removesuffix(VIEWS_SUFFIX))
+                collection.update(torch.stack([pair[index] for pair in embedded], dim=1))
             else:
                 collection.update(inputs[key])
-
-    @staticmethod
-    def _images(batch) -> Tensor:
-        return batch[0] if isinstance(batch, (list, tuple)) else batch
+        return features, embeddings
 
     @torch.no_grad()
     def check(self, pl_module) -> None:
@@ -130,15 +161,16 @@ class RepresentationMetrics(DualCallback):
         """
         collections = self._collections(pl_module.device, sync_on_compute=False)
         with eval_mode(pl_module):
-            images = self._images(next(iter(self.dataloader))).to(pl_module.device)
-            features, embeddings = self.embed_fn(pl_module, images)
-        self._update(collections, features, embeddings)
+            features, embeddings = self._embed_and_update(
+                pl_module, collections, next(iter(self.dataloader))
+            )
         for key, collection in collections.items():
             for name, metric in collection.items(keep_base=True):
                 try:
                     metric.compute()
                 except ValueError as error:
-                    where = f"the {key} space" if key in SPACES else "(R, Z)"
+                    space = key.removesuffix(VIEWS_SUFFIX)
+                    where = f"the {space} space" if space in SPACES else "(R, Z)"
                     raise ValueError(
                         f"RepresentationMetrics cannot compute {name!r} on {where} "
                         f"(features {tuple(features.shape)}, embeddings "
@@ -164,9 +196,7 @@ class RepresentationMetrics(DualCallback):
                 seen += 1
                 if batch_idx % world_size != rank:
                     continue
-                images = self._images(batch).to(pl_module.device)
-                features, embeddings = self.embed_fn(pl_module, images)
-                self._update(collections, features, embeddings)
+                self._embed_and_update(pl_module, collections, batch)
         if seen < world_size:
             raise ValueError(
                 f"RepresentationMetrics: the loader gave {seen} batch(es) for {world_size} "

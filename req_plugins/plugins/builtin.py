@@ -39,6 +39,8 @@ def req_register_metrics(registry) -> None:
     registry.add_metric(
         "mutual_information", "req_plugins.metrics:MatrixMutualInformation", inputs="pair"
     )
+    registry.add_metric("lidar", "req_plugins.metrics:LiDAR", inputs="views")
+    registry.add_metric("uniformity", "req_plugins.metrics:Uniformity", inputs="features")
 
 
 # -- solo-learn methods (req_plugins.solo) ---------------------------------------------------

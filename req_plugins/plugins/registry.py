@@ -26,8 +26,9 @@ from req_plugins.plugins.hookspecs import PROJECT_NAME
 FRAMEWORKS = ("lightning", "solo")
 """Frameworks a method can target: Lightning modules (lightly style) or solo-learn."""
 
-METRIC_INPUTS = ("features", "pair")
-"""What a metric's ``update`` takes: one feature batch, or a (representation, embedding) pair."""
+METRIC_INPUTS = ("features", "pair", "views")
+"""What a metric's ``update`` takes: one feature batch, a (representation, embedding) pair, or
+the ``(n_objects, n_views, D)`` embeddings of m >= 2 views per object (LiDAR)."""
 
 BUILTIN_SOURCE = "req-plugins"
 
