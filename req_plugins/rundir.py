@@ -43,6 +43,26 @@ def _read_pid(fd: int) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def lock_holder(folder: str | os.PathLike) -> int | None:
+    """Pid of the live process holding ``folder``'s lock (0 if unknown), None if it is free.
+
+    Only reads: a folder that is not locked is left exactly as it is.
+    """
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd) or 0
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 class RunLock:
     """Exclusive lock on a run folder (created if missing), as a context manager.
 

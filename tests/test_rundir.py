@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from req_plugins.rundir import LOCK_FILE, RunLock, RunLockedError, atomic_open, atomic_write_text
+from req_plugins.rundir import (
+    LOCK_FILE,
+    RunLock,
+    RunLockedError,
+    atomic_open,
+    atomic_write_text,
+    lock_holder,
+)
 
 HOLD = """
 import sys, time
@@ -109,3 +116,15 @@ def test_docstring_examples():
     result = doctest.testmod(req_plugins.rundir)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_lock_holder_reads_without_locking_or_writing(tmp_path):
+    assert lock_holder(tmp_path) is None
+    assert not (tmp_path / LOCK_FILE).exists()  # a folder never locked stays untouched
+    holder = _start(HOLD, str(tmp_path))
+    try:
+        assert lock_holder(tmp_path) == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock_holder(tmp_path) is None  # the kernel dropped the dead holder's lock

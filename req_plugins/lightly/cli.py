@@ -7,14 +7,18 @@ Usage::
     req-train --quickstart [key=value ...]    the bundled quickstart (digits, CPU, minutes)
     req-train --list-methods                  registered methods/metrics and their packages
     req-train --show-config [CONFIG.yaml] [key=value ...]   print the resolved config
+    req-train --show-config --describe        every key: type, default, allowed values
 
-Bad configs fail before anything is written, with exit status 2.
+Exit status: 0 done (results on stdout, progress on stderr); 2 bad input (config,
+paths, an output folder in use), reported before anything is written; 1 a failure
+during training, with its traceback (the run folder keeps every earlier result).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 QUICKSTART = "quickstart"
 
@@ -41,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--show-config", action="store_true", help="print the resolved config and exit"
     )
+    parser.add_argument(
+        "--describe",
+        action="store_true",
+        help="with --show-config: every key with its type, default and allowed values",
+    )
     return parser
 
 
@@ -57,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         print(get_registry().describe())
         return 0
 
+    if args.describe:
+        if not args.show_config:
+            return _error("--describe goes with --show-config")
+        from req_plugins.lightly.schema import describe
+
+        print(describe())
+        return 0
     from req_plugins.lightly.config import bundled_config, load_config
 
     overrides = list(args.args)
@@ -79,11 +95,24 @@ def main(argv: list[str] | None = None) -> int:
 
             print(OmegaConf.to_yaml(config), end="")
             return 0
-        from req_plugins.lightly.train import format_results, train
-
-        results = train(config)
     except ValueError as error:
         return _error(str(error))
+    from req_plugins.lightly.schema import ConfigError
+    from req_plugins.lightly.train import format_results, train
+    from req_plugins.rundir import RunLockedError
+
+    try:
+        results = train(config)
+    except (ConfigError, RunLockedError) as error:  # raised before anything is written
+        return _error(str(error))
+    except Exception:  # noqa: BLE001 - a failure during training: show it, exit 1
+        traceback.print_exc()
+        print(
+            "req-train: training failed (traceback above); files written before the failure "
+            f"are intact in {config.output_dir!r}.",
+            file=sys.stderr,
+        )
+        return 1
     if results:
         print()
         print(format_results(results))

@@ -1,26 +1,36 @@
 """Build and run a ``req-train`` job from a validated config.
 
 Everything that can fail on bad input (method name and arguments, data path,
-backbone, trainer settings, resume checkpoint, output folder) is built and
-checked in :func:`prepare_run` before anything is written; only then does
-:func:`train` create the output folder, train, evaluate and plot.
+backbone, trainer settings, batch vs dataset, metrics vs projector width, resume
+checkpoint, output folder) is built and checked in :func:`prepare_run` before
+anything is written (:class:`ConfigError`); only then does :func:`train` lock the
+output folder, train, evaluate and plot. A failure after that is a training failure
+and propagates with its traceback.
 
-Output folder::
+Output folder (the run-folder contract is stated in the README)::
 
+    .lock                held (flock) by the live run; names its pid
     config.yaml          the resolved config of the run
-    logs/metrics.csv     CSV logger (train loss, online classifier, repr/*, spectrum/*)
-    tensorboard/         TensorBoard logger (logging.tensorboard=true)
+    logs/metrics.csv     CSV logger, appended (train loss, online classifier, repr/*, spectrum/*)
+    logs/hparams.yaml    the method's hyperparameters
+    tensorboard/         TensorBoard logger (logging.tensorboard=true), plots as images
+    wandb/               W&B run (logging.wandb=true), plots as images
     checkpoints/         last.ckpt and the latest epoch checkpoint
     plots/*.png          eigenspectrum, metric and eigenvalue trajectories
     results.json         the final table
+
+Every file is replaced atomically (temporary file + rename), so a kill at any
+moment leaves the previous version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
-import shutil
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +40,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback, Trainer, seed_everything
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from req_plugins.callbacks import (
@@ -45,9 +55,27 @@ from req_plugins.functional import eigenspectrum
 from req_plugins.lightly.backbones import build_backbone
 from req_plugins.lightly.data import SSLDataModule, build_data
 from req_plugins.lightly.evaluation import extract_features, knn_accuracy, linear_probe_accuracy
+from req_plugins.lightly.loggers import finish_loggers, wandb_loggers
 from req_plugins.lightly.methods.base import SSLMethod
+from req_plugins.lightly.resume import (
+    CHECKPOINT_DIR,
+    check_fits_model,
+    check_same_run,
+    finished,
+    restore_callback_states,
+    resume_checkpoint,
+)
+from req_plugins.lightly.run_folder import check_output_dir, check_writable, start_run_folder
+from req_plugins.lightly.run_io import (
+    AtomicCheckpointIO,
+    RunClock,
+    RunCSVLogger,
+    StderrProgressBar,
+)
+from req_plugins.lightly.schema import ConfigError, devices_count
+from req_plugins.rundir import RunLock, atomic_write_text
 
-CONFIG_FILE = "config.yaml"
+RESULTS_FILE = "results.json"
 # Constructor arguments that req-train fills from the config's other sections.
 _FILLED_BY_RUNNER = {
     "self",
@@ -85,52 +113,61 @@ class Run:
     spectrum_tracker: SpectrumTracker | None
     resume_from: str | None
     initial_backbone: torch.nn.Module | None
+    clock: RunClock
+    finished: bool = False  # resuming a run that already reached its end
+    callbacks: tuple[Callback, ...] = ()  # the caller's callbacks
 
 
-def _check_output_dir(config: DictConfig, output_dir: Path, resuming: bool) -> None:
-    if resuming or not output_dir.exists() or not any(output_dir.iterdir()):
-        return
-    if not config.overwrite:
-        raise ValueError(
-            f"`output_dir` {str(output_dir)!r} already holds files; choose another folder, "
-            "resume with checkpoint.resume=last, or set overwrite=true."
-        )
-    if not (output_dir / CONFIG_FILE).is_file():
-        raise ValueError(
-            f"`output_dir` {str(output_dir)!r} is not a req-train run folder (no {CONFIG_FILE}); "
-            "overwrite=true only replaces run folders."
-        )
-
-
-def _resume_path(config: DictConfig, output_dir: Path) -> str | None:
-    resume = config.checkpoint.resume
-    if resume is None:
-        return None
-    path = output_dir / "checkpoints" / "last.ckpt" if resume == "last" else Path(resume)
-    if not path.is_file():
-        raise ValueError(f"`checkpoint.resume`: no checkpoint at {str(path)!r}.")
-    return str(path)
-
-
-def _loggers(config: DictConfig, output_dir: Path) -> list:
+def _loggers(config: DictConfig, output_dir: Path, keep_until: tuple[int, int] | None) -> list:
     loggers = []
     if config.logging.csv:
-        loggers.append(CSVLogger(save_dir=str(output_dir), name="logs", version=""))
+        loggers.append(RunCSVLogger(output_dir, keep_until))
     if config.logging.tensorboard:
         try:
             loggers.append(
                 TensorBoardLogger(save_dir=str(output_dir), name="tensorboard", version="")
             )
         except ModuleNotFoundError as error:
-            raise ValueError(
+            raise ConfigError(
                 f"`logging.tensorboard=true` needs the tensorboard package ({error}); "
                 "pip install tensorboard."
             ) from error
-    return loggers
+    return loggers + wandb_loggers(config, output_dir)
+
+
+def _check_batch_fits_data(config: DictConfig, num_images: int) -> None:
+    processes = max(1, _process_count(config))
+    if num_images // processes < config.data.batch_size // processes:
+        raise ConfigError(
+            f"`data.batch_size`={config.data.batch_size} is larger than the training set "
+            f"({num_images} images at `data.fraction`={config.data.fraction}); no full batch "
+            f"can be drawn: use a batch of at most {num_images // processes * processes}."
+        )
+
+
+def _process_count(config: DictConfig) -> int:
+    devices = config.trainer.devices
+    devices = OmegaConf.to_container(devices) if OmegaConf.is_config(devices) else devices
+    return (devices_count(devices) or 1) * config.trainer.num_nodes
+
+
+def _check_metrics_fit(config: DictConfig, metrics: RepresentationMetrics, module) -> None:
+    """The metrics can be computed on this model's outputs (e.g. a projector wide enough)."""
+    try:
+        metrics.check(module)
+    except ValueError as error:
+        raise ConfigError(
+            f"`metrics.names`={list(config.metrics.names)} cannot be measured with "
+            f"`projector.output_dim`={config.projector.output_dim} (embeddings) and this "
+            f"backbone's features: {error}"
+        ) from error
 
 
 def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) -> Run:
-    """Build every object of the run from ``config``; raise ``ValueError`` on bad input."""
+    """Build every object of the run from ``config``; raise ``ValueError`` on bad input.
+
+    Reads only: nothing is written to disk here.
+    """
     if registry is None:
         from req_plugins.plugins import get_registry
 
@@ -147,15 +184,19 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
             "sections)."
         )
     output_dir = Path(config.output_dir)
-    resume_from = _resume_path(config, output_dir)
+    check_writable(output_dir)
+    resume = resume_checkpoint(config, output_dir)
+    if resume is not None:
+        check_same_run(config, output_dir)
     if rank_zero_only.rank == 0:  # DDP children re-run the command while rank 0 trains
-        _check_output_dir(config, output_dir, resume_from is not None)
+        check_output_dir(config, output_dir, resume is not None)
 
     data = build_data(
         config.data.name,
         config.data.path,
         num_views=config.data.num_views,
         augmentation=OmegaConf.to_container(config.data.augmentation),
+        augment_on=config.data.augment_on,
         download=config.data.download,
         fraction=config.data.fraction,
     )
@@ -187,6 +228,9 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         warmup_epochs=config.scheduler.warmup_epochs,
         **method_kwargs,
     )
+    if resume is not None:
+        check_fits_model(module, *resume)
+    _check_batch_fits_data(config, len(data.train_views))
     initial_backbone = copy.deepcopy(backbone) if config.eval.random_init_reference else None
 
     heldout = datamodule.eval_dataloader("test")
@@ -197,8 +241,10 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         max_batches=config.metrics.max_batches,
         registry=registry,
     )
-    run_callbacks = list(callbacks)
+    clock = RunClock()
+    run_callbacks = [*callbacks, clock]
     if config.metrics.enabled:
+        _check_metrics_fit(config, representation_metrics, module)
         run_callbacks.append(representation_metrics)
     spectrum_tracker = None
     if config.spectrum.enabled:
@@ -212,13 +258,17 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
     if config.checkpoint.enabled:
         run_callbacks.append(
             ModelCheckpoint(
-                dirpath=str(output_dir / "checkpoints"),
+                dirpath=str(output_dir / CHECKPOINT_DIR),
                 every_n_epochs=config.checkpoint.every_n_epochs,
                 save_last=True,
             )
         )
+    if config.trainer.progress_bar:
+        run_callbacks.append(StderrProgressBar())
     devices = config.trainer.devices
     devices = OmegaConf.to_container(devices) if OmegaConf.is_config(devices) else devices
+    # A resumed log keeps what was logged up to the checkpoint.
+    keep_until = (resume[1]["epoch"], resume[1]["global_step"]) if resume is not None else None
     try:
         trainer = Trainer(
             max_epochs=config.trainer.max_epochs,
@@ -228,7 +278,8 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
             num_nodes=config.trainer.num_nodes,
             strategy=config.trainer.strategy,
             precision=config.trainer.precision,
-            logger=_loggers(config, output_dir) or False,
+            logger=_loggers(config, output_dir, keep_until) or False,
+            plugins=[AtomicCheckpointIO()],
             callbacks=run_callbacks,
             enable_checkpointing=config.checkpoint.enabled,
             enable_progress_bar=config.trainer.progress_bar,
@@ -244,7 +295,7 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         TypeError,
         RuntimeError,
     ) as error:  # Lightning's MisconfigurationException too
-        raise ValueError(f"invalid `trainer` settings: {error}") from error
+        raise ConfigError(f"invalid `trainer` settings: {error}") from error
     return Run(
         config,
         output_dir,
@@ -253,8 +304,11 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         trainer,
         representation_metrics,
         spectrum_tracker,
-        resume_from,
+        str(resume[0]) if resume is not None else None,
         initial_backbone,
+        clock,
+        finished=resume is not None and finished(config, resume[1]),
+        callbacks=tuple(callbacks),
     )
 
 
@@ -300,33 +354,92 @@ def _plot(run: Run) -> list[Path]:
         for space, values in outputs.items()
     }
     written = [
-        plot_eigenspectrum(spectra, plots / "eigenspectrum.png", title="Held-out eigenspectrum")
+        _save_plot(
+            plot_eigenspectrum, spectra, plots / "eigenspectrum.png", title="Held-out eigenspectrum"
+        )
     ]
     if run.representation_metrics.history:
         written.append(
-            plot_metric_trajectories(run.representation_metrics.history, plots / "metrics.png")
+            _save_plot(
+                plot_metric_trajectories, run.representation_metrics.history, plots / "metrics.png"
+            )
         )
     if run.spectrum_tracker is not None and run.spectrum_tracker.history:
         written.append(
-            plot_eigenvalue_trajectories(
-                run.spectrum_tracker.history, plots / "eigenvalue_trajectories.png"
+            _save_plot(
+                plot_eigenvalue_trajectories,
+                run.spectrum_tracker.history,
+                plots / "eigenvalue_trajectories.png",
             )
         )
     return written
 
 
+def _save_plot(plot, data, path: Path, **kwargs) -> Path:
+    """``plot(data, path)`` through a temporary file renamed over ``path`` (atomic)."""
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")  # the suffix sets the format
+    plot(data, temporary, **kwargs)
+    os.replace(temporary, path)
+    return path
+
+
+def _finished_results(run: Run) -> dict[str, Any] | None:
+    """A finished run's results.json (None if it was not written), with callbacks restored."""
+    path = run.output_dir / RESULTS_FILE
+    if not path.is_file():
+        return None
+    checkpoint = torch.load(run.resume_from, map_location="cpu", weights_only=True)
+    restore_callback_states(run.callbacks, checkpoint)
+    print(
+        f"req-train: {str(run.output_dir)!r} already finished its {run.config.trainer.max_epochs} "
+        "epoch(s); nothing to do (raise trainer.max_epochs to train further).",
+        file=sys.stderr,
+    )
+    return json.loads(path.read_text())
+
+
 def train(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) -> dict[str, Any]:
-    """Train, evaluate and plot; return the results table (empty dict on non-zero ranks)."""
+    """Train, evaluate and plot; return the results table (empty dict on non-zero ranks).
+
+    Bad input raises :class:`ConfigError` before anything is written; another live run
+    in the folder raises :class:`req_plugins.rundir.RunLockedError`. Resuming a finished
+    run returns its results without training or writing anything.
+    """
     start = time.perf_counter()
-    run = prepare_run(config, registry=registry, callbacks=callbacks)
-    if run.trainer.is_global_zero:
-        if run.output_dir.exists() and config.overwrite and run.resume_from is None:
-            shutil.rmtree(run.output_dir)
-        run.output_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(config, run.output_dir / CONFIG_FILE)
-    fit_start = time.perf_counter()
-    run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=run.resume_from)
-    train_time = time.perf_counter() - fit_start
+    try:
+        run = prepare_run(config, registry=registry, callbacks=callbacks)
+    except ConfigError:
+        raise
+    except ValueError as error:  # the modules building the run name the key
+        raise ConfigError(str(error)) from error
+    # DDP: only rank 0 writes; its children re-run the command and must not lock.
+    lock = RunLock(run.output_dir) if run.trainer.is_global_zero else None
+    try:
+        lock is None or lock.acquire()
+    except OSError as error:
+        raise ConfigError(f"`output_dir` {str(run.output_dir)!r}: {error}") from error
+    with lock or contextlib.nullcontext():
+        if lock is not None:
+            start_run_folder(run, lock)
+        if run.finished and (results := _finished_results(run)) is not None:
+            return results
+        return _fit_and_evaluate(run, start)
+
+
+def _fit_and_evaluate(run: Run, start: float) -> dict[str, Any]:
+    config = run.config
+    try:
+        run.trainer.fit(
+            run.module, datamodule=run.datamodule, ckpt_path=run.resume_from, weights_only=True
+        )
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl+C into exit(1)
+        if run.trainer.is_global_zero and config.checkpoint.enabled:
+            print(
+                "req-train: interrupted; continue with checkpoint.resume=last "
+                f"(output_dir={config.output_dir}).",
+                file=sys.stderr,
+            )
+        raise
     if not run.trainer.is_global_zero:
         return {}
 
@@ -349,9 +462,10 @@ def train(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) 
         results.update({f"random_init_{key}": value for key, value in reference.items()})
     if config.plots:
         results["plots"] = [str(path) for path in _plot(run)]
-    results["train_time_s"] = train_time
+    results["train_time_s"] = run.clock.train_seconds  # every session's epochs, not this one's
     results["total_time_s"] = time.perf_counter() - start
-    (run.output_dir / "results.json").write_text(json.dumps(results, indent=2))
+    atomic_write_text(run.output_dir / RESULTS_FILE, json.dumps(results, indent=2))
+    finish_loggers(run.trainer.loggers, results, results.get("plots", ()), run.trainer.global_step)
     return results
 
 

@@ -40,15 +40,40 @@ def _fails(capsys, tmp_path, config_file, *overrides, match):
         (["method.name=byol"], "unknown method 'byol' for framework 'lightning'; valid methods:"),
         (["method.betta=0.1"], "unknown key(s) ['betta'] in `method` for 'mv_barlow_twins'"),
         (["method.name=simclr"], "`data.num_views` must be 2 for 'simclr'"),
-        (["optimizer.name=rmsprop"], "`optimizer.name` must be one of ('adam', 'sgd', 'lars')"),
-        (["backbone.name=vit"], "`backbone.name` must be one of"),
-        (["data.name=mnist"], "`data.name` must be one of"),
-        (["data.fraction=0"], "`data.fraction` must be in (0, 1]"),
+        (["optimizer.name=rmsprop"], "`optimizer.name`='rmsprop': must be one of adam, sgd, lars"),
+        (["backbone.name=vit"], "`backbone.name`='vit': must be one of"),
+        (["data.name=mnist"], "`data.name`='mnist': must be one of"),
+        (["data.fraction=0"], "`data.fraction`=0.0: must be > 0 and <= 1"),
         (["data.augmentation.blur=0.5"], "unknown key(s) ['blur'] in `data.augmentation`"),
         (["trainer.accelerator=quantum"], "invalid `trainer` settings"),
-        (["checkpoint.resume=last"], "`checkpoint.resume`: no checkpoint at"),
+        (["checkpoint.resume=last"], "`checkpoint.resume`='last': no checkpoint at"),
         (["metrics.names=[alpha,nope]"], "unknown metric 'nope'"),
         (["seed"], "override 'seed' must look like key=value"),
+        # Accepted before, with a meaningless result or a failure after config.yaml was written.
+        (["trainer.max_epochs=0"], "`trainer.max_epochs`=0: must be >= 1"),
+        (["trainer.max_epochs=-1"], "`trainer.max_epochs`=-1: must be >= 1"),
+        (["trainer.max_steps=0"], "`trainer.max_steps`=0: must be >= 1 (or -1)"),
+        (["eval.knn_k=0"], "`eval.knn_k`=0: must be >= 1"),
+        (["eval.knn_t=0"], "`eval.knn_t`=0.0: must be > 0"),
+        (["eval.linear_epochs=0"], "`eval.linear_epochs`=0: must be >= 1"),
+        (["eval.linear_lr=-1"], "`eval.linear_lr`=-1.0: must be > 0"),
+        (["data.batch_size=0"], "`data.batch_size`=0: must be >= 1"),
+        (
+            ["data.fraction=0.02"],  # 27 images
+            "`data.batch_size`=64 is larger than the training set (27 images",
+        ),
+        (
+            ["metrics.enabled=true", "projector.output_dim=8"],
+            "`metrics.names`=['alpha', 'effective_rank', 'mutual_information'] cannot be "
+            "measured with `projector.output_dim`=8",
+        ),
+        (
+            ["trainer.devices=3", "trainer.strategy=ddp"],
+            "`data.batch_size`=64 must be divisible by the number of processes, 3",
+        ),
+        (["trainer.devices=0"], "`trainer.devices`=0: must be a count >= 1"),
+        (["optimizer.momentum=1.5"], "`optimizer.momentum`=1.5: must be >= 0 and < 1"),
+        (["eval.knn_k=0", "seed=-1"], "`eval.knn_k`=0: must be >= 1.\n  `seed`=-1: must be >= 0"),
     ],
 )
 def test_bad_config_fails_before_writing(capsys, tmp_path, config_file, overrides, match):
@@ -83,6 +108,24 @@ def test_bad_data_paths(capsys, tmp_path, config_file):
         match="must contain 'train/' and 'val/' class folders",
     )
     _fails(capsys, tmp_path, config_file, "data.name=stl10", match="`data.path` is required")
+
+
+def test_unwritable_output_folder(capsys, tmp_path, config_file):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = main([str(config_file), *TINY, f"output_dir={blocker / 'run'}"])
+    assert code == 2
+    assert f"cannot be created: {str(blocker)!r} is a file" in capsys.readouterr().err
+    assert blocker.read_text() == ""
+
+
+def test_describe_lists_every_key_with_type_default_and_rule(capsys):
+    assert main(["--show-config", "--describe"]) == 0
+    out = capsys.readouterr().out
+    assert "| `trainer.max_epochs` | int | `100` | >= 1 | training epochs |" in out
+    assert "| `eval.knn_t` | float | `0.1` | > 0 | temperature |" in out
+    assert "`projector.output_dim`" in out and "fixed for a resume" in out
+    assert main(["--describe"]) == 2
 
 
 def test_missing_or_broken_config_file(capsys, tmp_path):
