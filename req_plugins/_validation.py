@@ -109,11 +109,20 @@ def check_int(value: object, name: str, *, min_value: int | None = None) -> int:
     return value
 
 
-def as_views(z_a: object, z_b: object = None, *, max_views: int | None = None) -> list[Tensor]:
+def as_views(
+    z_a: object,
+    z_b: object = None,
+    *,
+    max_views: int | None = None,
+    check_values: bool = False,
+) -> list[Tensor]:
     """Validate the embeddings of m ≥ 2 views, given as ``(z_a, z_b)`` or as one list.
 
-    Every view must be a finite floating-point ``(N, d)`` tensor with ``N >= 2``,
-    and all views must share shape, dtype and device.
+    Every view must be a floating-point ``(N, d)`` tensor with ``N >= 2``, and all views
+    must share shape, dtype and device: checks of metadata only, so no host sync.
+    ``check_values=True`` also rejects NaN / Inf: eagerly with :func:`check_finite` (a
+    ``ValueError`` naming the view; one host sync per view), under ``torch.compile`` with
+    :func:`assert_finite_async` (no sync).
     """
     if isinstance(z_a, Tensor):
         if z_b is None:
@@ -158,6 +167,8 @@ def as_views(z_a: object, z_b: object = None, *, max_views: int | None = None) -
                 f"All views must share dtype and device: `{names[0]}` is {first.dtype} on "
                 f"{first.device}, `{name}` is {view.dtype} on {view.device}."
             )
-    for view, name in zip(views, names, strict=True):
-        check_finite(view, name)
+    if check_values:
+        check = assert_finite_async if torch.compiler.is_compiling() else check_finite
+        for view, name in zip(views, names, strict=True):
+            check(view, name)
     return views

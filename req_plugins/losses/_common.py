@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import torch
 from torch import Tensor
 
 from req_plugins._validation import check_int, check_number
@@ -36,3 +39,21 @@ def check_projector_dim(dim: int, projector_dim: int | None, derived: str) -> No
             f"The embeddings have dimension {dim} but the loss was built for "
             f"`projector_dim={projector_dim}` ({derived} follows from it)."
         )
+
+
+def float32_statistics(
+    views: list[Tensor],
+) -> tuple[list[Tensor], contextlib.AbstractContextManager]:
+    """The views with half precision raised to float32, and a context that keeps it there.
+
+    Under ``torch.autocast`` a projector returns float16 / bfloat16 embeddings and autocast
+    would run the loss's matmuls in that precision too: squared covariances of fp16
+    embeddings of magnitude 10 already overflow (max 65504), and bf16 keeps 3 digits. The
+    losses therefore compute every statistic in float32 (float64 input stays float64),
+    with autocast disabled inside; gradients flow back to the half-precision views.
+    """
+    views = [v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for v in views]
+    device_type = views[0].device.type
+    if torch.amp.is_autocast_available(device_type):
+        return views, torch.autocast(device_type, enabled=False)
+    return views, contextlib.nullcontext()

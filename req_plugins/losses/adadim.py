@@ -221,6 +221,14 @@ class AdaDimLoss(nn.Module):
         gamma: ``"adaptive"``, ``"off"`` or a constant γ ≥ 0.
         mi_max_samples: cap on the samples in the MI's O(N²) joint term (``None``: all).
         gather_distributed: VICReg and InfoNCE over the global batch (see their docs).
+        validate_args: also reject NaN / Inf in ``z_a``, ``z_b`` and ``r`` (see
+            :class:`~req_plugins.losses.MultiViewVICRegLoss`); off by default, as a value
+            check synchronises the host with the device.
+
+    No host-device synchronisation for a Python-number ``alpha`` (a tensor ``alpha`` is read
+    with one sync); compiles with ``torch.compile(fullgraph=True)``, which specialises on
+    ``alpha``'s value. Mixed precision as in the VICReg and InfoNCE losses; the MI term is
+    computed in float64 and returned in float32 (or the embeddings' float64).
 
     Example:
         >>> import torch
@@ -242,12 +250,19 @@ class AdaDimLoss(nn.Module):
         gamma: str | float = "adaptive",
         mi_max_samples: int | None = None,
         gather_distributed: bool = False,
+        validate_args: bool = False,
     ):
         super().__init__()
         self.vicreg = MultiViewVICRegLoss(
-            lambda_param, mu_param, nu_param, gather_distributed=gather_distributed
+            lambda_param,
+            mu_param,
+            nu_param,
+            gather_distributed=gather_distributed,
+            validate_args=validate_args,
         )
-        self.infonce = NTXentLoss(temperature, gather_distributed=gather_distributed)
+        self.infonce = NTXentLoss(
+            temperature, gather_distributed=gather_distributed, validate_args=validate_args
+        )
         self.beta = check_number(beta, "beta", min_value=0.0)
         if isinstance(gamma, str):
             check_choice(gamma, "gamma", _GAMMA_MODES)
@@ -258,6 +273,7 @@ class AdaDimLoss(nn.Module):
             check_int(mi_max_samples, "mi_max_samples", min_value=2)
         self.mi_max_samples = mi_max_samples
         self.gather_distributed = gather_distributed
+        self.validate_args = validate_args
 
     def gamma_at(self, alpha: float) -> float:
         """γ for a given α."""
@@ -311,7 +327,11 @@ class AdaDimLoss(nn.Module):
                 f"`r` must hold the {z.shape[0]} representations of both views "
                 f"(2 × {z_a.shape[0]}), got {r.shape[0]}."
             )
-        mi = matrix_mutual_information(r, z, max_samples=self.mi_max_samples).to(z.dtype)
+        mi = matrix_mutual_information(
+            r, z, max_samples=self.mi_max_samples, validate_args=self.validate_args
+        )
+        # float64 inside; returned in the precision of the other terms (float32 under AMP)
+        mi = mi.to(torch.promote_types(z.dtype, torch.float32))
         if self.gather_distributed and is_distributed():
             mi = all_reduce_sum(mi) / world_size()
         return mi

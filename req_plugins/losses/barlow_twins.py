@@ -14,7 +14,12 @@ from torch import Tensor, nn
 
 from req_plugins._validation import as_views
 from req_plugins.distributed import all_reduce_sum, is_distributed, world_size
-from req_plugins.losses._common import check_projector_dim, off_diagonal, orthogonality_weight
+from req_plugins.losses._common import (
+    check_projector_dim,
+    float32_statistics,
+    off_diagonal,
+    orthogonality_weight,
+)
 from req_plugins.projectors import BARLOW_TWINS_BETA_REF
 
 __all__ = ["DEFAULT_BETA", "MultiViewBarlowTwinsLoss"]
@@ -46,6 +51,12 @@ class MultiViewBarlowTwinsLoss(nn.Module):
     and ``beta`` is not; with neither, β = 5e-3 (Barlow Twins paper, lightly's
     default). At m = 2 the loss equals lightly's ``BarlowTwinsLoss(lambda_param=β)``.
 
+    No host-device synchronisation in forward or backward (``torch.compile(fullgraph=True)``
+    works). Mixed precision: float16 / bfloat16 embeddings (e.g. under ``torch.autocast``)
+    are raised to float32 and every statistic is computed in float32 with autocast off, so
+    the loss (float32) equals the float32 loss of the same embeddings; gradients return in
+    the embeddings' dtype.
+
     Args:
         beta: redundancy-reduction weight β (≥ 0); overrides the 1/d rule.
         projector_dim: projector output dimension d; sets β by the 1/d rule and is
@@ -54,6 +65,12 @@ class MultiViewBarlowTwinsLoss(nn.Module):
             ``torch.distributed``: batch statistics and correlation matrices are
             all-reduced (autograd-aware), so every rank returns the loss of the
             concatenated batch and DDP's gradient averaging gives its exact gradient.
+        validate_args: also reject NaN / Inf in the embeddings with a ``ValueError``
+            naming the view. Shapes, dtypes, devices and the number of views are always
+            checked (metadata only, free); a value check makes the host wait for the device
+            (one sync per view), hence off by default. Under ``torch.compile`` it becomes
+            ``torch._assert_async`` (no sync; a ``RuntimeError``, on CUDA a device-side
+            assert).
 
     Example:
         >>> import torch
@@ -70,6 +87,7 @@ class MultiViewBarlowTwinsLoss(nn.Module):
         beta: float | None = None,
         projector_dim: int | None = None,
         gather_distributed: bool = False,
+        validate_args: bool = False,
     ):
         super().__init__()
         self.beta = orthogonality_weight(
@@ -77,12 +95,18 @@ class MultiViewBarlowTwinsLoss(nn.Module):
         )
         self.projector_dim = projector_dim
         self.gather_distributed = gather_distributed
+        self.validate_args = validate_args
 
     def forward(self, z_a: Tensor | Sequence[Tensor], z_b: Tensor | None = None) -> Tensor:
         """Loss of two views ``(z_a, z_b)`` or of a list of m ≥ 2 views, each ``(N, d)``."""
-        views = as_views(z_a, z_b)
+        views = as_views(z_a, z_b, check_values=self.validate_args)
         dim = views[0].shape[1]
         check_projector_dim(dim, self.projector_dim, f"β = {self.beta:g}")
+        views, float32 = float32_statistics(views)
+        with float32:
+            return self._loss(views, dim)
+
+    def _loss(self, views: list[Tensor], dim: int) -> Tensor:
         m, n = len(views), views[0].shape[0]
         distributed = self.gather_distributed and is_distributed()
         reduce = all_reduce_sum if distributed else _identity

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from req_plugins._validation import as_views, check_number
 from req_plugins.distributed import all_gather, all_reduce_sum, rank, world_size
+from req_plugins.losses._common import float32_statistics
 
 __all__ = ["NTXentLoss"]
 
@@ -28,12 +29,24 @@ class NTXentLoss(nn.Module):
 
     Equal to lightly's ``NTXentLoss(temperature=τ)`` (without memory bank).
 
+    No host-device synchronisation in forward or backward (``torch.compile(fullgraph=True)``
+    works). Mixed precision: float16 / bfloat16 embeddings (e.g. under ``torch.autocast``)
+    are raised to float32 and every statistic is computed in float32 with autocast off, so
+    the loss (float32) equals the float32 loss of the same embeddings; gradients return in
+    the embeddings' dtype.
+
     Args:
         temperature: τ > 0 (0.1, the SimCLR / AdaDim default).
         gather_distributed: under ``torch.distributed``, use the embeddings of all
             processes as negatives (gathered with gradients); each process computes
             the rows of its own samples and the loss is averaged over processes, so
             every rank returns the loss of the concatenated batch.
+        validate_args: also reject NaN / Inf in the embeddings with a ``ValueError``
+            naming the view. Shapes, dtypes, devices and the number of views are always
+            checked (metadata only, free); a value check makes the host wait for the device
+            (one sync per view), hence off by default. Under ``torch.compile`` it becomes
+            ``torch._assert_async`` (no sync; a ``RuntimeError``, on CUDA a device-side
+            assert).
 
     Example:
         >>> import torch
@@ -44,14 +57,25 @@ class NTXentLoss(nn.Module):
         True
     """
 
-    def __init__(self, temperature: float = 0.1, gather_distributed: bool = False):
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        gather_distributed: bool = False,
+        validate_args: bool = False,
+    ):
         super().__init__()
         self.temperature = check_number(temperature, "temperature", min_value=0.0, strict_min=True)
         self.gather_distributed = gather_distributed
+        self.validate_args = validate_args
 
     def forward(self, z_a: Tensor | Sequence[Tensor], z_b: Tensor | None = None) -> Tensor:
         """Loss of two views ``(z_a, z_b)`` (or a list of two), each ``(N, d)``, row i = image i."""
-        z_a, z_b = as_views(z_a, z_b, max_views=2)
+        views = as_views(z_a, z_b, max_views=2, check_values=self.validate_args)
+        views, float32 = float32_statistics(views)
+        with float32:
+            return self._loss(*views)
+
+    def _loss(self, z_a: Tensor, z_b: Tensor) -> Tensor:
         n = z_a.shape[0]
         queries = F.normalize(torch.cat([z_a, z_b]), dim=1)  # (2n, d): this process's rows
         z_a, z_b = queries[:n], queries[n:]
@@ -66,8 +90,9 @@ class NTXentLoss(nn.Module):
         local = torch.arange(n, device=z_a.device) + offset
         self_index = torch.cat([local, local + n_global])
         positive_index = torch.cat([local + n_global, local])
-        rows = torch.arange(2 * n, device=z_a.device)
-        logits = logits.index_put((rows, self_index), logits.new_tensor(float("-inf")))
+        # a mask and a Python scalar: no host-to-device copy (which would synchronise)
+        columns = torch.arange(2 * n_global, device=z_a.device)
+        logits = logits.masked_fill(columns == self_index.unsqueeze(1), float("-inf"))
         loss = F.cross_entropy(logits, positive_index)
         if self.gather_distributed:
             loss = all_reduce_sum(loss) / world_size()

@@ -32,11 +32,28 @@ class TestViews:
             loss_cls()(_z(n=1), _z(n=1))
 
     @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-    def test_non_finite(self, loss_cls, bad):
+    def test_non_finite_with_validate_args(self, loss_cls, bad):
         z_b = _z()
         z_b[2, 1] = bad
         with pytest.raises(ValueError, match="`z_b` contains 1 non-finite"):
-            loss_cls()(_z(), z_b)
+            loss_cls(validate_args=True)(_z(), z_b)
+        if loss_cls is not NTXentLoss:  # NT-Xent takes two views
+            with pytest.raises(ValueError, match=r"`views\[2\]` contains 1 non-finite"):
+                loss_cls(validate_args=True)([_z(), _z(), z_b])
+
+    def test_non_finite_without_validate_args_propagates(self, loss_cls):
+        # the default looks at no value (no host sync): NaN in, NaN out, never a wrong number
+        z_b = _z()
+        z_b[2, 1] = float("nan")
+        assert torch.isnan(loss_cls()(_z(), z_b))
+
+    def test_non_finite_under_compile_asserts_without_sync(self, loss_cls):
+        compiled = torch.compile(loss_cls(validate_args=True), fullgraph=True, backend="eager")
+        z_b = _z()
+        assert torch.isfinite(compiled(_z(), z_b))
+        z_b[2, 1] = float("inf")
+        with pytest.raises(RuntimeError, match="`z_b` contains NaN or Inf"):
+            compiled(_z(), z_b)
 
     def test_not_2d(self, loss_cls):
         with pytest.raises(ValueError, match=r"`z_a` must be a 2-d \(N, d\) tensor"):

@@ -29,10 +29,12 @@ def _value_and_grads(loss_fn, views):
     ],
 )
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_two_views_equal_lightly(params, dtype):
-    z_a, z_b = _views(2, n=64, d=32, dtype=dtype, seed=1)
+# N ≥ d: covariances as d×d matrices; N < d: through the N×N Gram matrices
+@pytest.mark.parametrize(("n", "d"), [(64, 32), (32, 96)])
+def test_two_views_equal_lightly(params, dtype, n, d):
+    z_a, z_b = _views(2, n=n, d=d, dtype=dtype, seed=1)
     # small-variance dimensions make the variance hinge active
-    z_a, z_b = (z * torch.linspace(0.1, 2.0, 32, dtype=dtype) for z in (z_a, z_b))
+    z_a, z_b = (z * torch.linspace(0.1, 2.0, d, dtype=dtype) for z in (z_a, z_b))
     z_a, z_b = z_a.detach().requires_grad_(), z_b.detach().requires_grad_()
     loss, grads = _value_and_grads(MultiViewVICRegLoss(**params), [z_a, z_b])
     theirs = VICRegLoss(**params)
@@ -44,10 +46,11 @@ def test_two_views_equal_lightly(params, dtype):
 
 
 @pytest.mark.parametrize("m", [2, 3, 4])
-def test_equal_spec_formula(m):
-    views = _views(m, seed=m)
+@pytest.mark.parametrize(("n", "d"), [(8, 5), (5, 8)])
+def test_equal_spec_formula(m, n, d):
+    views = _views(m, n=n, d=d, seed=m)
     views = [
-        (v * torch.linspace(0.2, 1.5, 5, dtype=v.dtype)).detach().requires_grad_() for v in views
+        (v * torch.linspace(0.2, 1.5, d, dtype=v.dtype)).detach().requires_grad_() for v in views
     ]
     params = {"lambda_param": 2.0, "mu_param": 3.0, "nu_param": 0.7}
     loss, grads = _value_and_grads(MultiViewVICRegLoss(**params), views)
@@ -89,3 +92,14 @@ def test_nu_follows_projector_dim_unless_given():
 def test_projector_dim_mismatch_is_rejected():
     with pytest.raises(ValueError, match="projector_dim=16"):
         MultiViewVICRegLoss(projector_dim=16)(_views(2, d=8))
+
+
+@pytest.mark.parametrize("m", [3, 8])
+def test_many_views_with_fewer_samples_than_dimensions_equal_loops(m):
+    # N < d: the view and leave-one-out covariance penalties all come from N×N Gram matrices
+    views = _views(m, n=4, d=7, seed=40 + m)
+    loss, grads = _value_and_grads(MultiViewVICRegLoss(), views)
+    expected, expected_grads = _value_and_grads(references.vicreg_multiview, views)
+    torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
