@@ -39,7 +39,7 @@ class LiDAR(RepresentationMetric):
     O(D²) memory whatever n, and summing them over DDP processes gives exactly the
     statistics of all objects. The number of augmentations may differ between updates.
     ``forward`` returns the batch's LiDAR with its gradient (``variant="paper"``); the
-    accumulated states never keep one.
+    accumulated states never keep one. The states stay float64 (``set_dtype`` is a no-op).
 
     Args:
         delta: :math:`\delta` (paper: 1e-6).
@@ -146,8 +146,6 @@ class LiDAR(RepresentationMetric):
             max_eigenvalues=self.max_eigenvalues,
         )
 
-    def _apply(self, fn, exclude_state: Sequence[str] = ()):
-        # `set_dtype` would cast the float64 sums down; they stay float64 (devices still move).
-        if self._dtype_convert:
-            exclude_state = (*exclude_state, *self._defaults)
-        return super()._apply(fn, exclude_state)
+    def set_dtype(self, dst_type: str | torch.dtype) -> "LiDAR":
+        """Keep the float64 sums: a lower precision would only lose digits. No-op."""
+        return self

@@ -1,12 +1,11 @@
 r"""Uniformity (Wang & Isola 2020) as a torchmetrics metric, exact over all pairs or capped."""
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics.utilities import dim_zero_cat
+from torchmetrics.utilities.data import dim_zero_cat
 
 from req_plugins._validation import check_int, check_number
 from req_plugins.functional.uniformity import pairwise_log_mean_exp
@@ -56,6 +55,7 @@ class Uniformity(RepresentationMetric):
     the smallest keys are kept (a bottom-k sample, pruned in ``update`` and again after the
     DDP gather). That subset is a fixed function of the set of samples and ``seed``, so the
     capped value does not depend on the order either. Without the cap memory grows as N·D.
+    The stored embeddings stay float64 (``set_dtype`` is a no-op).
 
     Args:
         t: the kernel's scale (paper: 2).
@@ -146,8 +146,6 @@ class Uniformity(RepresentationMetric):
         unit, _ = self._kept(unit, dim_zero_cat(self.keys))
         return pairwise_log_mean_exp(unit, self.t)
 
-    def _apply(self, fn, exclude_state: Sequence[str] = ()):
-        # `set_dtype` would cast the float64 embeddings down; they stay float64.
-        if self._dtype_convert:
-            exclude_state = (*exclude_state, *self._defaults)
-        return super()._apply(fn, exclude_state)
+    def set_dtype(self, dst_type: str | torch.dtype) -> "Uniformity":
+        """Keep the float64 embeddings: a lower precision would only lose digits. No-op."""
+        return self
