@@ -184,8 +184,9 @@ CASES = [
         differentiable=False,
     ),
     MetricCase("lidar", LiDAR, lidar, lidar_numpy, views_data, argument="views"),
-    MetricCase("uniformity", Uniformity, uniformity, uniformity_numpy, features_data,
-               differentiable=False),  # fmt: skip
+    MetricCase(
+        "uniformity", Uniformity, uniformity, uniformity_numpy, features_data, differentiable=False
+    ),
 ]
 CASE_BY_NAME = {case.name: case for case in CASES}
 
