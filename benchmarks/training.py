@@ -6,7 +6,9 @@ Targets (issue):
   (``barlow_twins`` in the registry);
 * ``RepresentationMetrics`` at its default settings (every 5 epochs, alpha + effective
   rank + I(R;Z) of backbone features and embeddings on the held-out split) adds at most 3%
-  to the epoch time of the quickstart run.
+  to the epoch time of the quickstart run;
+* ``OnlineRepresentationMetrics`` (alpha + effective rank of the training step's own
+  embeddings, d = 2048) adds at most 1% to the step time.
 
 Step times are full ``training_step`` + backward + optimizer steps on fixed synthetic
 batches (no data loading, no Trainer), so that only the modules differ; the ratio is the
@@ -165,6 +167,106 @@ def metrics_overhead(device, repeats: int, epochs: int) -> None:
     print(f"  every epoch:                 overhead {100 * compute_time / epoch_time:.2f}%")
 
 
+def online_metrics_overhead(
+    setting: dict,
+    device,
+    repeats: int,
+    steps: int,
+    every_n_steps=(1, 10, 20),
+    epoch_steps=195,
+    label: str = "",
+) -> float:
+    """Step time with and without OnlineRepresentationMetrics hooked to the projector.
+
+    Measured side by side (ABBA rounds): training steps with the callback capturing and
+    updating on every step vs plain steps. Also timed alone: one hook + ``update``
+    (Σffᵀ in float64 of the projector's input and output), from which the overhead of
+    updating every k-th step follows, and the once-per-epoch ``compute`` (amortised over
+    ``epoch_steps``; CIFAR-10 at batch 256: 195). Returns the measured every-step fraction.
+    """
+    from req_plugins.callbacks import OnlineRepresentationMetrics
+
+    torch.manual_seed(0)
+    backbone, feature_dim = build_backbone(**setting["backbone"])
+    module, optimizer = _module(
+        "mv_barlow_twins", backbone, feature_dim, *setting["head"], device, beta=0.005
+    )
+    n, shape = setting["batch"], setting["image"]
+    generator = torch.Generator().manual_seed(1)
+    batch = (
+        [torch.randn(n, *shape, generator=generator).to(device) for _ in range(2)],
+        torch.randint(0, 10, (n,), generator=generator).to(device),
+    )
+    callback = OnlineRepresentationMetrics()
+    callback.begin_epoch()
+
+    def measured() -> float:
+        callback.attach(module)
+        _sync(device)
+        start = time.perf_counter()
+        for i in range(steps):
+            callback.start_batch(i)
+            loss = module.training_step(batch, i)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            callback.end_batch()
+        _sync(device)
+        callback.detach()
+        return (time.perf_counter() - start) / steps
+
+    _steps(module, optimizer, batch, 1, device)  # warm-up
+    measured()  # the first update of an epoch also sizes the states and finds compute groups
+    plain, ratios = [], []
+    for _ in range(repeats):
+        a1 = _steps(module, optimizer, batch, steps, device)
+        b1, b2 = measured(), measured()
+        a2 = _steps(module, optimizer, batch, steps, device)
+        plain += [a1, a2]
+        ratios.append((b1 + b2) / (a1 + a2) - 1)
+    step_time, overhead = statistics.median(plain), statistics.median(ratios)
+
+    callback.attach(module)
+    update_times = []
+    with torch.no_grad():
+        for i in range(repeats):
+            callback.start_batch(i)
+            module.projection_head(module(torch.cat(batch[0])))  # what training_step runs
+            _sync(device)
+            start = time.perf_counter()
+            callback.end_batch()
+            _sync(device)
+            update_times.append(time.perf_counter() - start)
+    callback.detach()
+    update_time = statistics.median(update_times)
+    _sync(device)
+    start = time.perf_counter()
+    callback.compute()
+    _sync(device)
+    compute_time = time.perf_counter() - start
+
+    dims = f"R {feature_dim}-d, Z {setting['head'][1]}-d"
+    print(
+        f"\n{label}OnlineRepresentationMetrics overhead ({setting['name']}; {dims}; {n} x 2 views)"
+    )
+    print(f"  step time without the callback         {1000 * step_time:10.2f} ms")
+    print(
+        f"  every step, measured side by side      {100 * overhead:10.2f} %   "
+        f"(median of {repeats} ABBA rounds; target <= 1%)"
+    )
+    print(f"  one hook + update alone                {1000 * update_time:10.2f} ms")
+    for k in every_n_steps:
+        print(
+            f"    => every_n_steps={k:<3d} (update time / (k x step time)) "
+            f"{100 * update_time / (k * step_time):8.2f} %"
+        )
+    print(
+        f"  compute() once per epoch               {1000 * compute_time:10.2f} ms = "
+        f"{100 * compute_time / (epoch_steps * step_time):.2f}% of a {epoch_steps}-step epoch"
+    )
+    return overhead
+
+
 SETTINGS = {
     "cpu": [
         {
@@ -224,6 +326,8 @@ def main() -> None:
     for setting in SETTINGS[device.type]:
         step_time_ratio(setting, device, args.repeats, args.steps)
     metrics_overhead(device, args.repeats, args.epochs)
+    wide = next(s for s in SETTINGS[device.type] if s["head"][1] == 2048)  # d = 2048
+    online_metrics_overhead(wide, device, args.repeats, args.steps)
 
 
 if __name__ == "__main__":

@@ -417,7 +417,7 @@ def test_online_metrics_steps_do_not_synchronise_the_host():
     module = module.cuda()
     online = OnlineRepresentationMetrics(metrics=("alpha", "effective_rank", "mutual_information"))
     online.attach(module)
-    online._measuring = True
+    online.begin_epoch()
     images = torch.randn(64, 1, 8, 8, device="cuda")
     online.start_batch(0)
     online.end_batch()  # no captures yet: nothing to do

@@ -113,6 +113,11 @@ class OnlineRepresentationMetrics(RepresentationMetrics):
         if self._capturing and module.training and isinstance(output, Tensor):
             self._captured.append((inputs[0].detach(), output.detach()))
 
+    def begin_epoch(self, measure: bool = True) -> None:
+        """Start accumulating afresh (``measure=False``: this epoch is not measured)."""
+        self._measuring = measure
+        self._collections_ = None
+
     def start_batch(self, batch_idx: int) -> None:
         """Capture the projector's calls of this batch if it is one to measure."""
         self._captured.clear()
@@ -151,8 +156,7 @@ class OnlineRepresentationMetrics(RepresentationMetrics):
         self.detach()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._measuring = self._should_measure(trainer)
-        self._collections_ = None
+        self.begin_epoch(self._should_measure(trainer))
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self.start_batch(batch_idx)
