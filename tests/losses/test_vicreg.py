@@ -103,3 +103,18 @@ def test_many_views_with_fewer_samples_than_dimensions_equal_loops(m):
     torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-12)
     for grad, expected_grad in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("m", "n", "d"), [(2, 5, 8), (3, 5, 8), (3, 8, 5)])
+def test_collapsed_dimension_has_finite_gradients(m, n, d):
+    # a constant dimension has zero variance: the hinge is active and the gradient finite
+    views = [v.detach().clone() for v in _views(m, n=n, d=d, seed=60 + m)]
+    for view in views:
+        view[:, 2] = 0.7
+    views = [v.requires_grad_() for v in views]
+    loss, grads = _value_and_grads(MultiViewVICRegLoss(), views)
+    expected, expected_grads = _value_and_grads(references.vicreg_multiview, views)
+    torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        assert torch.isfinite(grad).all()
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12)
