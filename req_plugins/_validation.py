@@ -32,6 +32,17 @@ def check_finite(value: Tensor, name: str) -> None:
         raise ValueError(f"`{name}` contains {n_bad} non-finite value(s) (NaN or Inf).")
 
 
+def assert_finite_async(value: Tensor, name: str) -> None:
+    """Queue a device-side check that ``value`` holds no NaN or Inf, without a host sync.
+
+    On CUDA a failure surfaces at the next synchronising call as a device-side assert (the
+    CUDA context is then unusable); on the CPU it raises ``RuntimeError`` at once. Works
+    under ``torch.compile(fullgraph=True)``. Prefer :func:`check_finite` where a sync is
+    acceptable: its error names the argument and counts the bad values.
+    """
+    torch._assert_async(torch.isfinite(value).all(), f"`{name}` contains NaN or Inf.")
+
+
 def features_shape_checked(value: object, name: str, *, min_samples: int = 2) -> Tensor:
     """:func:`as_features` without the value check: dtype and shape only, so no host sync."""
     features = check_tensor(value, name)
