@@ -95,13 +95,25 @@ def _flag_value(argv: Sequence[str], flags: Sequence[str]) -> str | None:
 
 
 def solo_pretrain_argv(argv: Sequence[str]) -> list[str]:
-    """``argv`` with ``--config-path`` set to the packaged configs when it names no folder."""
+    """``argv`` pointing Hydra at the packaged configs when it names no config folder.
+
+    ``--config-name cifar/mv_barlow_twins_4views`` becomes ``--config-path
+    <packaged>/cifar --config-name mv_barlow_twins_4views``: Hydra resolves a
+    config's defaults (``augmentations``, ``override hydra/...``) relative to its
+    config path, as in solo-learn's own ``scripts/pretrain/<dataset>/`` layout.
+    """
     from req_plugins.recipes.recipe import solo_recipes_dir
 
     argv = list(argv)
-    if _flag_value(argv, ("--config-path", "-cp", "--config-dir", "-cd")) is None:
-        argv = ["--config-path", str(solo_recipes_dir()), *argv]
-    return argv
+    if _flag_value(argv, ("--config-path", "-cp", "--config-dir", "-cd")) is not None:
+        return argv
+    folder, _, name = (_flag_value(argv, ("--config-name", "-cn")) or "").rpartition("/")
+    for index, arg in enumerate(argv):
+        if arg in ("--config-name", "-cn"):
+            argv[index + 1] = name
+        elif arg.startswith(("--config-name=", "-cn=")):
+            argv[index] = f"{arg.split('=', 1)[0]}={name}"
+    return ["--config-path", str(solo_recipes_dir() / folder), *argv]
 
 
 def req_solo_pretrain() -> int:

@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SCRIPTS = {
     "req-train": "req_train",
     "req-recipes": "req_recipes",
@@ -68,6 +70,16 @@ def test_solo_pretrain_help_lists_the_packaged_configs(tmp_path):
     result = run_script("req-solo-pretrain", ["--help"], tmp_path)
     assert "  cifar/mv_barlow_twins_4views\n" in result.stdout
     assert "sync_batchnorm=False" in result.stdout
+
+
+def test_req_recipes_list_names_every_recipe_and_solo_config(tmp_path):
+    result = run_script("req-recipes", ["list"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.split()
+    for path in RECIPES.glob("*.yaml"):
+        assert path.stem in listed
+    for path in RECIPES.glob("solo/*/*.yaml"):
+        assert path.relative_to(RECIPES / "solo").with_suffix("").as_posix() in listed
 
 
 def _one_line_error(result: subprocess.CompletedProcess, script: str) -> str:

@@ -1,5 +1,8 @@
 """Every solo recipe composes with Hydra, passes solo-learn's parsing and the method's checks."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ from tests.solo.availability import skip_module_without_solo
 skip_module_without_solo()
 
 from hydra import compose, initialize_config_dir  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from req_plugins.solo.pretrain import check_large_crops, method_class, parse_solo_cfg  # noqa: E402
 
@@ -71,3 +75,21 @@ def test_recipe_parses_and_passes_the_method_checks(recipe):
     # the papers' learning rates after solo-learn's batch-size scaling (lr * batch / 256, 1 GPU)
     expected_lr = {"adam": 1e-3, "lars": 0.4}[cfg.optimizer.name]
     assert cfg.optimizer.lr == pytest.approx(expected_lr)
+
+
+def test_req_solo_pretrain_composes_a_packaged_config_by_name(tmp_path):
+    """No --config-path: the installed package's configs, their Hydra groups included."""
+    code = (
+        "import sys; from req_plugins.scripts import req_solo_pretrain; "
+        "sys.argv = ['req-solo-pretrain', '--config-name', 'cifar/mv_barlow_twins_4views', "
+        "'--cfg', 'job', 'max_epochs=1']; sys.exit(req_solo_pretrain())"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REQ_RECIPES_DIR")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    cfg = OmegaConf.create(result.stdout)
+    assert cfg.method == "mv_barlow_twins" and cfg.max_epochs == 1
+    (augmentation,) = cfg.augmentations  # from the cifar/augmentations/views_4.yaml group
+    assert augmentation.num_crops == 4 and augmentation.crop_size == 32
