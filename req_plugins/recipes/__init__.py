@@ -1,6 +1,7 @@
 """Recipes that reproduce the papers' experiments, α-guided model selection and reports.
 
-* ``recipes/*.yaml`` (repository root) — one recipe per experiment: the paper's
+* ``recipes/*.yaml`` (repository root, shipped in the wheel as package data;
+  ``$REQ_RECIPES_DIR`` overrides the folder) — one recipe per experiment: the paper's
   setting and numbers, the sweep, and smoke/full scales
   (:mod:`req_plugins.recipes.recipe`).
 * :func:`run_recipe` — run a sweep through req-train, resuming a partly finished

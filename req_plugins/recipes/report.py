@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import datetime
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from req_plugins.recipes.analyses import Analysis, Table
+from req_plugins.recipes.identity import Superseded
 from req_plugins.recipes.recipe import Recipe, Scale
 from req_plugins.recipes.runner import RunRecord
+from req_plugins.rundir import atomic_open, atomic_write_text
 
 
 def markdown_table(table: Table) -> str:
@@ -34,7 +37,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
-    with path.open("w", newline="") as handle:
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
@@ -80,11 +83,13 @@ def write_report(
     setting: str = "",
     runtime_s: float | None = None,
     command: str = "",
+    superseded: list[Superseded] = (),
 ) -> Path:
     """Write every output file of a recipe run into ``out_dir``; return ``report.md``'s path.
 
     Sweeps pass their ``records``; other kinds pass ready ``results`` rows for
-    ``results.csv``.
+    ``results.csv``; ``superseded`` lists the old runs this invocation moved aside. Every
+    file is written atomically (a temporary file renamed over the old one).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     plots_dir = out_dir / "plots"
@@ -100,7 +105,7 @@ def write_report(
     )
     plot_paths = []
     for name, draw in analysis.plots.items():
-        draw(plots_dir / name)
+        _draw_atomically(draw, plots_dir / name)
         plot_paths.append(plots_dir / name)
 
     paper = recipe.paper
@@ -130,6 +135,13 @@ def write_report(
             "few epochs, so *ours − paper* compares different experiments. It checks the "
             "pipeline end to end; `--scale full` runs the paper's setting.",
         ]
+    if superseded:
+        lines += ["", "## Superseded runs", ""]
+        lines += [
+            f"* `{old.run}`: its config changed ({', '.join(f'`{k}`' for k in old.keys)}); "
+            f"the old run was moved to `{old.moved_to}`."
+            for old in superseded
+        ]
     if recipe.notes:
         lines += ["", recipe.notes.strip()]
     for table in analysis.tables:
@@ -149,5 +161,15 @@ def write_report(
         "",
     ]
     report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
+    atomic_write_text(report, "\n".join(lines))
     return report
+
+
+def _draw_atomically(draw, path: Path) -> None:
+    """Draw a plot into a temporary file beside ``path``, then rename it over ``path``."""
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        draw(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

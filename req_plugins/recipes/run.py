@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from req_plugins.recipes.analyses import Analysis, analyse
+from req_plugins.recipes.identity import Superseded
 from req_plugins.recipes.recipe import Recipe, Scale, load_recipe
 from req_plugins.recipes.report import write_report
 
@@ -15,9 +16,11 @@ from req_plugins.recipes.report import write_report
 class RecipeOutput:
     recipe: Recipe
     scale: Scale
-    analysis: Analysis
+    analysis: Analysis | None  # None when runs were left to another process (``busy``)
     out_dir: Path
-    report: Path
+    report: Path | None
+    busy: list[tuple[str, int | None]] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
 
 
 def default_out_dir(recipe: Recipe, scale: str) -> Path:
@@ -59,6 +62,24 @@ def _describe_sweep(recipe: Recipe, scale: Scale, data_path: str | None) -> str:
     return ", ".join(parts)
 
 
+def dry_run_recipe(name: str | Path, *, scale: str = "full", log=print) -> list:
+    """Build every arm of recipe ``name`` at ``scale`` and train it briefly on a synthetic
+    stand-in of its dataset (:mod:`req_plugins.recipes.dry_run`); stepwise recipes run whole
+    (they are small)."""
+    recipe = load_recipe(name)
+    chosen = recipe.scale(scale, seeds=1)
+    if recipe.kind == "stepwise":
+        from req_plugins.recipes.stepwise import run_stepwise
+
+        start = time.perf_counter()
+        result = run_stepwise(**chosen.params)
+        log(f"{recipe.name}: stepwise model integrated, {time.perf_counter() - start:.1f} s")
+        return [result]
+    from req_plugins.recipes.dry_run import dry_run_sweep
+
+    return dry_run_sweep(recipe, chosen, log=log)
+
+
 def run_recipe(
     name: str | Path,
     *,
@@ -66,11 +87,18 @@ def run_recipe(
     out_dir: str | Path | None = None,
     data_path: str | None = None,
     seeds: int | None = None,
+    retrain: bool = False,
     verbose: bool = False,
     log=print,
     command: str = "",
 ) -> RecipeOutput:
-    """Run (or resume) recipe ``name`` at ``scale``; write results.csv, report.md and plots."""
+    """Run (or resume) recipe ``name`` at ``scale``; write results.csv, report.md and plots.
+
+    A finished or interrupted run whose config changed raises ``ValueError`` before any
+    training unless ``retrain`` (then it is moved aside, see
+    :mod:`req_plugins.recipes.identity`). When another process holds some runs, they are
+    skipped and no report is written (``RecipeOutput.busy``).
+    """
     recipe = load_recipe(name)
     chosen = recipe.scale(scale, seeds=seeds)
     out = Path(out_dir) if out_dir is not None else default_out_dir(recipe, scale)
@@ -96,16 +124,21 @@ def run_recipe(
     from req_plugins.recipes.runner import run_sweep
 
     setting = _describe_sweep(recipe, chosen, data_path)
-    records = run_sweep(recipe, chosen, out, data_path=data_path, verbose=verbose, log=log)
-    analysis = analyse(recipe, chosen, records)
+    sweep = run_sweep(
+        recipe, chosen, out, data_path=data_path, retrain=retrain, verbose=verbose, log=log
+    )
+    if sweep.busy:
+        return RecipeOutput(recipe, chosen, None, out, None, sweep.busy, sweep.superseded)
+    analysis = analyse(recipe, chosen, sweep.records)
     report = write_report(
         recipe,
         chosen,
         analysis,
         out,
-        records=records,
+        records=sweep.records,
         setting=setting,
         runtime_s=time.perf_counter() - start,
         command=command,
+        superseded=sweep.superseded,
     )
-    return RecipeOutput(recipe, chosen, analysis, out, report)
+    return RecipeOutput(recipe, chosen, analysis, out, report, [], sweep.superseded)

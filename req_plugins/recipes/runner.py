@@ -7,9 +7,16 @@ Layout of an output folder (``--out``, default ``recipe_runs/<recipe>/<scale>``)
     runs/<run_id>/seed<k>.json     the finished run's record (results, accuracy curve, timings)
     results.csv, curves.csv, report.md, plots/*.png   (written by req_plugins.recipes.report)
 
-A sweep resumes where it stopped: finished runs (record present, same config)
-are read back, an interrupted run restarts from its ``last.ckpt`` (its accuracy
-curve is part of the checkpoint), anything else is run from scratch.
+A sweep resumes where it stopped: finished runs (record present, same run) are
+read back, an interrupted run restarts from its ``last.ckpt`` (its accuracy curve
+is part of the checkpoint), anything else is run from scratch. "Same run" is
+:mod:`req_plugins.recipes.identity`'s: a finished or interrupted run whose config
+changed is never deleted (refused, or moved aside with ``retrain``).
+
+Each run is trained under an exclusive lock on ``runs/<run_id>/``
+(:class:`req_plugins.rundir.RunLock`): a second ``req-recipes`` on the same output
+folder skips the runs the first one is training and says so. Configs and records
+are written atomically (temporary file + rename).
 
 Three small callbacks add what the recipes need to a req-train run, through
 ``train(config, callbacks=...)``:
@@ -39,12 +46,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch.utils.data import Subset
 
 from req_plugins._validation import check_choice
 from req_plugins.callbacks import DualCallback
-from req_plugins.recipes.recipe import Recipe, RunSpec, Scale
+from req_plugins.recipes.identity import (
+    Superseded,
+    changed_keys,
+    config_text,
+    identity,
+    move_aside,
+    supersede_folder,
+)
+from req_plugins.recipes.recipe import Recipe, RunSpec, Scale, _flatten
+from req_plugins.rundir import RunLock, RunLockedError, atomic_write_text
 
 PROGRESS_METRICS = ("knn", "linear", "none")
 
@@ -88,6 +103,8 @@ class EpochProgress(DualCallback):
         knn_t: float = 0.1,
         linear_epochs: int = 100,
         linear_lr: float = 0.1,
+        linear_batch_size: int = 256,
+        linear_protocol: str = "sgd",
         seed: int = 0,
     ) -> None:
         check_choice(metric, "progress.metric", PROGRESS_METRICS)
@@ -98,7 +115,13 @@ class EpochProgress(DualCallback):
         self.metric = metric
         self.every_n_epochs = every_n_epochs
         self.knn = {"k": knn_k, "temperature": knn_t}
-        self.linear = {"epochs": linear_epochs, "lr": linear_lr, "seed": seed}
+        self.linear = {
+            "epochs": linear_epochs,
+            "lr": linear_lr,
+            "batch_size": linear_batch_size,
+            "protocol": linear_protocol,
+            "seed": seed,
+        }
         self.history: list[dict[str, float]] = []
         self._losses: list[float] = []
         self._start = 0.0
@@ -124,7 +147,8 @@ class EpochProgress(DualCallback):
         for key in self.LOGGED:
             if key in trainer.callback_metrics:
                 entry[key] = float(trainer.callback_metrics[key])
-        last = epoch >= trainer.max_epochs
+        stopped = 0 < trainer.max_steps <= trainer.global_step  # trainer.max_steps ends the run
+        last = epoch >= trainer.max_epochs or stopped
         if self.metric != "none" and (epoch % self.every_n_epochs == 0 or last):
             entry["accuracy"] = self._accuracy(trainer, pl_module)
         self.history.append(entry)
@@ -233,21 +257,11 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _flat(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def run_config(
     recipe: Recipe, spec: RunSpec, run_dir: Path, data_path: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(req-train config as a nested dict, runner options)`` of one run."""
-    flat = _flat(recipe.train)
+    flat = _flatten(recipe.train)
     flat.update(spec.overrides)
     options = {k: flat.pop(k) for k in list(flat) if k.startswith("recipe.")}
     unknown = sorted(set(options) - {"recipe.data_fraction"})
@@ -316,48 +330,19 @@ def _progress_callback(scale: Scale, config) -> EpochProgress:
         knn_t=config.eval.knn_t,
         linear_epochs=progress.get("linear_epochs", config.eval.linear_epochs),
         linear_lr=config.eval.linear_lr,
+        linear_batch_size=config.eval.linear_batch_size,
+        linear_protocol=config.eval.protocol,
         seed=config.seed,
     )
 
 
-def _run_one(
-    recipe: Recipe, scale: Scale, spec: RunSpec, out_dir: Path, data_path: str | None
-) -> tuple[RunRecord, bool]:
-    """Train (or read back) one run; return its record and whether it was read back."""
-    from req_plugins.lightly.config import load_config
-    from req_plugins.lightly.train import train
-
-    base = out_dir / "runs" / spec.run_id
-    run_dir = base / f"seed{spec.seed}"
-    config_path = base / f"seed{spec.seed}.yaml"
-    record_path = base / f"seed{spec.seed}.json"
-    config_dict, options = run_config(recipe, spec, run_dir, data_path)
-    # What else shapes the record (runner options, what is measured during and after training)
-    # rides along as a comment: the file is req-train's config as it stands, and a change to
-    # either means the run is not the same run.
-    measured = dict(options)
-    if scale.progress:
-        measured["progress"] = scale.progress
-    if scale.analysis.get("kind") == "alpha_timing":
-        measured["alpha_timing"] = {k: scale.analysis.get(k) for k in ("repeats", "linear_epochs")}
-    text = f"# recipe options: {json.dumps(measured, sort_keys=True)}\n" + yaml.safe_dump(
-        config_dict, sort_keys=True
-    )
-    same_run = config_path.is_file() and config_path.read_text() == text
-    if same_run and record_path.is_file():
-        return RunRecord(**json.loads(record_path.read_text())), True
-
-    resume = same_run and (run_dir / "checkpoints" / "last.ckpt").is_file()
-    if not resume:
-        record_path.unlink(missing_ok=True)
-        if run_dir.exists():
-            shutil.rmtree(run_dir)
-    base.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(text)
-    # Loading the file goes through req-train's own validation (unknown keys, types).
-    config = load_config(config_path, ["checkpoint.resume=last"] if resume else [])
+def recipe_callbacks(
+    scale: Scale, config, options: dict[str, Any]
+) -> tuple[EpochProgress, AlphaTiming | None, list]:
+    """``(accuracy curve, α timing or None, every callback)`` that a run of ``scale`` adds to
+    req-train."""
     progress = _progress_callback(scale, config)
-    callbacks = [progress]
+    callbacks: list = [progress]
     if "recipe.data_fraction" in options:
         callbacks.append(DataFraction(options["recipe.data_fraction"]))
     timing = None
@@ -368,9 +353,121 @@ def _run_one(
             linear_lr=config.eval.linear_lr,
         )
         callbacks.append(timing)
+    return progress, timing, callbacks
+
+
+def _measured(scale: Scale, options: dict[str, Any]) -> dict[str, Any]:
+    """What else shapes a run's record besides req-train's config: runner options and what is
+    measured during and after training."""
+    measured = dict(options)
+    if scale.progress:
+        measured["progress"] = scale.progress
+    if scale.analysis.get("kind") == "alpha_timing":
+        measured["alpha_timing"] = {k: scale.analysis.get(k) for k in ("repeats", "linear_epochs")}
+    return measured
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a sweep: its spec, where it lives and its ``seed<k>.yaml`` text."""
+
+    spec: RunSpec
+    base: Path  # runs/<run_id>
+    text: str
+    options: dict[str, Any]
+
+    @property
+    def run_dir(self) -> Path:
+        return self.base / f"seed{self.spec.seed}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.base / f"seed{self.spec.seed}.yaml"
+
+    @property
+    def record_path(self) -> Path:
+        return self.base / f"seed{self.spec.seed}.json"
+
+    @property
+    def name(self) -> str:
+        return f"runs/{self.base.name}/seed{self.spec.seed}"
+
+    def has_results(self) -> bool:
+        """A record or a checkpoint: something a rerun from scratch would throw away."""
+        return self.record_path.is_file() or (self.run_dir / "checkpoints" / "last.ckpt").is_file()
+
+    def changed(self) -> list[str] | None:
+        """The keys that changed since this run was written (None: nothing written, or the same
+        run)."""
+        if not self.config_path.is_file():
+            return None
+        keys = changed_keys(identity(self.config_path.read_text()), identity(self.text))
+        return keys or None
+
+
+def plan_sweep(
+    recipe: Recipe, scale: Scale, out_dir: Path, data_path: str | None
+) -> list[PlannedRun]:
+    """Every run of ``scale`` with its config (validated by req-train's loader)."""
+    planned = []
+    for spec in recipe.runs(scale):
+        base = out_dir / "runs" / spec.run_id
+        config, options = run_config(recipe, spec, base / f"seed{spec.seed}", data_path)
+        run = PlannedRun(spec, base, config_text(config, _measured(scale, options)), options)
+        identity(run.text)  # req-train's own validation (unknown keys, types) before any work
+        planned.append(run)
+    return planned
+
+
+def changed_runs(planned: list[PlannedRun]) -> list[tuple[PlannedRun, list[str]]]:
+    """Finished or interrupted runs whose config changed (what a rerun would replace)."""
+    changed = []
+    for run in planned:
+        if run.has_results():
+            keys = run.changed()
+            if keys:
+                changed.append((run, keys))
+    return changed
+
+
+def refuse_changed(changed: list[tuple[PlannedRun, list[str]]], out_dir: Path) -> None:
+    lines = [f"  {run.name} (changed: {', '.join(keys)})" for run, keys in changed]
+    raise ValueError(
+        f"{len(changed)} finished or interrupted run(s) in {str(out_dir)!r} were trained with "
+        "another config:\n" + "\n".join(lines) + "\nNothing was changed. Rerun with --retrain to "
+        f"train them again (the old runs are moved to {str(out_dir / 'superseded')!r}), or choose "
+        "another --out."
+    )
+
+
+def _run_one(
+    run: PlannedRun, scale: Scale, *, retrain: bool, superseded_dir: Path
+) -> tuple[RunRecord, bool, Superseded | None]:
+    """Train (or read back) one run, holding its lock; return its record, whether it was read
+    back, and the old run moved aside for it (if any)."""
+    from req_plugins.lightly.config import load_config
+    from req_plugins.lightly.train import train
+
+    spec, run_dir = run.spec, run.run_dir
+    keys = run.changed()
+    if keys is None and run.record_path.is_file():
+        return RunRecord(**json.loads(run.record_path.read_text())), True, None
+    moved = None
+    if keys is not None and run.has_results():
+        if not retrain:  # changed since the sweep's first check (another process)
+            refuse_changed([(run, keys)], run.base.parents[1])
+        moved = move_aside(run.base, spec.seed, superseded_dir, keys)
+    resume = keys is None and (run_dir / "checkpoints" / "last.ckpt").is_file()
+    if not resume:  # nothing of value left: at most a run that died before its first checkpoint
+        run.record_path.unlink(missing_ok=True)
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+    atomic_write_text(run.config_path, run.text)
+    config = load_config(run.config_path, ["checkpoint.resume=last"] if resume else [])
+    progress, timing, callbacks = recipe_callbacks(scale, config, run.options)
     results = train(config, callbacks=callbacks)
     results.pop("plots", None)
-    extra = {"data_fraction": options.get("recipe.data_fraction", 1.0)}
+    extra = {"data_fraction": run.options.get("recipe.data_fraction", 1.0)}
     if timing is not None:
         extra.update(timing.timings)
     record = RunRecord(
@@ -386,8 +483,17 @@ def _run_one(
     for checkpoint in (run_dir / "checkpoints").glob("*.ckpt"):
         if checkpoint.name != "last.ckpt":  # keep last.ckpt for req-select, drop duplicates
             checkpoint.unlink()
-    record_path.write_text(json.dumps(record.to_json(), indent=2, default=float))
-    return record, False
+    atomic_write_text(run.record_path, json.dumps(record.to_json(), indent=2, default=float))
+    return record, False, moved
+
+
+@dataclass
+class SweepResult:
+    """The records of a sweep's runs, in sweep order, and what the sweep could not do."""
+
+    records: list[RunRecord]
+    busy: list[tuple[str, int | None]]  # runs another process is training: (run, its pid)
+    superseded: list[Superseded]
 
 
 def run_sweep(
@@ -396,20 +502,44 @@ def run_sweep(
     out_dir: Path,
     *,
     data_path: str | None = None,
+    retrain: bool = False,
     verbose: bool = False,
     log=print,
-) -> list[RunRecord]:
-    """Run (or resume) every run of ``scale``; return their records in sweep order."""
-    specs = recipe.runs(scale)
-    records = []
+) -> SweepResult:
+    """Run (or resume) every run of ``scale``.
+
+    Raises ``ValueError`` before training anything when a finished or interrupted run's
+    config changed and ``retrain`` is false. Runs held by another process are skipped.
+    """
+    planned = plan_sweep(recipe, scale, out_dir, data_path)
+    changed = changed_runs(planned)
+    if changed and not retrain:
+        refuse_changed(changed, out_dir)
+    superseded_dir = supersede_folder(out_dir)
+    result = SweepResult([], [], [])
     with _torch_threads(scale.torch_threads), quiet_lightning(verbose):
-        for index, spec in enumerate(specs, 1):
+        for index, run in enumerate(planned, 1):
             start = time.perf_counter()
+            spec = run.spec
             name = ", ".join(f"{k}={v}" for k, v in spec.labels.items())
-            record, reused = _run_one(recipe, scale, spec, out_dir, data_path)
+            prefix = f"[{index}/{len(planned)}] {name}, seed {spec.seed}"
+            try:
+                with RunLock(run.base) as lock:
+                    if lock.stale_holder:
+                        log(f"{prefix}: taking over from process {lock.stale_holder}, which died")
+                    record, reused, moved = _run_one(
+                        run, scale, retrain=retrain, superseded_dir=superseded_dir
+                    )
+            except RunLockedError as error:
+                result.busy.append((run.name, error.holder))
+                log(f"{prefix}: skipped, process {error.holder} is training it")
+                continue
+            if moved is not None:
+                result.superseded.append(moved)
+                log(f"{prefix}: config changed, old run moved to {moved.moved_to}")
             note = "read back" if reused else f"{time.perf_counter() - start:.1f} s"
             accuracy = record.results.get("linear_top1")
             shown = f", linear {100 * accuracy:.1f}%" if accuracy is not None else ""
-            log(f"[{index}/{len(specs)}] {name}, seed {spec.seed}: {note}{shown}")
-            records.append(record)
-    return records
+            log(f"{prefix}: {note}{shown}")
+            result.records.append(record)
+    return result

@@ -38,27 +38,107 @@ An exhaustive search runs M·H probes; the paper argues O(M log H) on average.
 * feature files ``*.features.pt`` (a dict with ``train_features``,
   ``train_targets``, ``test_features``, ``test_targets``) for models trained
   elsewhere.
+
+Every file is read with ``torch.load(..., weights_only=True)``: tensors, plain
+containers and the few classes a req-train checkpoint holds
+(:data:`CHECKPOINT_CLASSES`), never arbitrary pickled objects, so a file from
+elsewhere cannot run code. A file that cannot be read this way (corrupt,
+truncated, holding other pickled objects) or that holds non-finite features is
+reported by name and left out; the others are still compared. Each run's probe
+uses that run's own ``seed`` and ``eval.linear_*`` settings, so its accuracy is
+the one its recipe report shows.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import pickle
 import random
+import re
 import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
-
-from req_plugins.functional import alpha_req
-from req_plugins.recipes.runner import quiet_lightning
+if TYPE_CHECKING:  # torch is imported where it is used: req-select --help does not load it
+    from torch import Tensor
 
 FEATURE_SUFFIX = ".features.pt"
 _FEATURE_KEYS = ("train_features", "train_targets", "test_features", "test_targets")
+
+
+class BadModelFile(ValueError):
+    """A candidate's file cannot be used; the message names it and says why."""
+
+
+def _checkpoint_classes() -> list[type]:
+    """Classes a req-train (Lightning) checkpoint pickles besides tensors and containers: the
+    hyper-parameter dict and the path-like values of Lightning's callback states."""
+    import pathlib
+
+    classes: list[type] = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath]
+    try:
+        from lightning_fabric.utilities.data import AttributeDict
+
+        classes.append(AttributeDict)
+    except ImportError:  # the lightly extra is not installed: feature files only
+        pass
+    return classes
+
+
+def safe_load(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` with the checkpoint allow-list; any failure is a
+    :class:`BadModelFile` naming ``path``."""
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(_checkpoint_classes()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if found:
+            raise BadModelFile(
+                f"refused {str(path)!r}: it pickles {found.group(1)}, which is neither a tensor "
+                "nor a plain container and could run code when loaded"
+            ) from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(error))
+        raise BadModelFile(
+            f"cannot read {str(path)!r}: not an intact torch file"
+            + (f" ({detail.group(1).strip()})" if detail else "")
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+        raise BadModelFile(
+            f"cannot read {str(path)!r}: not an intact torch file ({str(error).splitlines()[0]})"
+        ) from None
+
+
+def _check_features(path: Path, features: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    import torch
+
+    train_x, train_y, test_x, test_y = features
+    for key, value in zip(_FEATURE_KEYS, features, strict=True):
+        if not isinstance(value, torch.Tensor):
+            raise BadModelFile(
+                f"{str(path)!r}: `{key}` must be a tensor, got {type(value).__name__}."
+            )
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise BadModelFile(
+            f"{str(path)!r}: features must be 2-D with one width, got train "
+            f"{tuple(train_x.shape)} and test {tuple(test_x.shape)}."
+        )
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise BadModelFile(f"{str(path)!r}: features and targets differ in length.")
+    for key, value in (("train_features", train_x), ("test_features", test_x)):
+        bad = int((~torch.isfinite(value)).any(dim=1).sum())
+        if bad:
+            raise BadModelFile(
+                f"{str(path)!r}: {bad} of {len(value)} rows of `{key}` hold NaN or infinite "
+                "values (a diverged model?)."
+            )
+    return features
 
 
 @dataclass
@@ -163,13 +243,16 @@ class Candidate:
 
 
 def find_candidates(root: str | Path) -> list[Candidate]:
-    """Every req-train run folder and ``*.features.pt`` file under ``root``, sorted by path."""
+    """Every req-train run folder and ``*.features.pt`` file under ``root``, sorted by path
+    (runs a recipe moved to ``superseded/`` left out)."""
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"`CHECKPOINT_DIR` {str(root)!r} is not a directory.")
     candidates = []
     for config in sorted(root.rglob("config.yaml")):
         run = config.parent
+        if "superseded" in run.relative_to(root).parts:  # old runs a recipe replaced
+            continue
         checkpoints = sorted((run / "checkpoints").glob("*.ckpt"))
         if not checkpoints:
             continue
@@ -188,13 +271,15 @@ def find_candidates(root: str | Path) -> list[Candidate]:
 
 
 def _load_feature_file(path: Path) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    data = safe_load(path)
+    if not isinstance(data, dict):
+        raise BadModelFile(f"feature file {str(path)!r} must hold a dict, got {type(data)}.")
     missing = [key for key in _FEATURE_KEYS if key not in data]
     if missing:
-        raise ValueError(
+        raise BadModelFile(
             f"feature file {str(path)!r} lacks {missing}; needs {list(_FEATURE_KEYS)}."
         )
-    return tuple(data[key] for key in _FEATURE_KEYS)
+    return _check_features(path, tuple(data[key] for key in _FEATURE_KEYS))
 
 
 def _run_features(candidate: Candidate, data_path: str | None, device: str):
@@ -214,17 +299,30 @@ def _run_features(candidate: Candidate, data_path: str | None, device: str):
     ]
     if data_path is not None:
         overrides.append(f"data.path={data_path}")
-    run = prepare_run(load_config(candidate.path / "config.yaml", overrides))
-    state = torch.load(candidate.checkpoint, map_location="cpu", weights_only=False)
-    run.module.load_state_dict(state["state_dict"])
+    state = safe_load(candidate.checkpoint)  # before building anything from the folder
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise BadModelFile(f"{str(candidate.checkpoint)!r} is not a Lightning checkpoint.")
+    try:
+        run = prepare_run(load_config(candidate.path / "config.yaml", overrides))
+        run.module.load_state_dict(state["state_dict"])
+    except (ValueError, RuntimeError, KeyError) as error:
+        raise BadModelFile(
+            f"{str(candidate.path)!r}: its checkpoint does not fit its config.yaml "
+            f"({str(error).splitlines()[0]})"
+        ) from None
     module = run.module.to(device)
     train = extract_features(module, run.datamodule.eval_dataloader("train"))
     test = extract_features(module, run.datamodule.eval_dataloader("test"))
-    return (*train, *test), run.config
+    return _check_features(candidate.checkpoint, (*train, *test)), run.config
 
 
 class CandidateScorer:
-    """α and linear-probe accuracy of candidates, features extracted once per model."""
+    """α and linear-probe accuracy of candidates, features extracted once per model.
+
+    A req-train run's probe uses the run's ``seed`` and ``eval.linear_epochs`` /
+    ``linear_lr`` / ``linear_batch_size`` (``linear_epochs`` overrides the epochs);
+    feature files use ``seed``, ``linear_lr`` and a batch of 256.
+    """
 
     def __init__(
         self,
@@ -256,27 +354,42 @@ class CandidateScorer:
 
     def alpha(self, name: str) -> float:
         """α of the held-out features (α-ReQ: computed on the validation split)."""
+        from req_plugins.functional import alpha_req
+
         return float(alpha_req(self.features(name)[2]).alpha)
 
     def accuracy(self, name: str) -> float:
         from req_plugins.lightly.evaluation import linear_probe_accuracy
 
         train_x, train_y, test_x, test_y = self.features(name)
-        epochs = self.linear_epochs
-        if epochs is None:
-            config = self.candidates[name].config
-            epochs = int(config.eval.linear_epochs) if config is not None else 100
+        config = self.candidates[name].config
+        settings = {"epochs": 100, "lr": self.linear_lr, "batch_size": 256, "seed": self.seed}
+        if config is not None:  # the run's own probe, as its training run evaluated it
+            settings = {
+                "epochs": int(config.eval.linear_epochs),
+                "lr": float(config.eval.linear_lr),
+                "batch_size": int(config.eval.linear_batch_size),
+                "seed": int(config.seed),
+            }
+        if self.linear_epochs is not None:
+            settings["epochs"] = self.linear_epochs
         num_classes = int(max(train_y.max(), test_y.max())) + 1
         return linear_probe_accuracy(
-            train_x,
-            train_y,
-            test_x,
-            test_y,
-            num_classes=num_classes,
-            epochs=epochs,
-            lr=self.linear_lr,
-            seed=self.seed,
+            train_x, train_y, test_x, test_y, num_classes=num_classes, **settings
         )
+
+    def usable(self, log=print) -> list[str]:
+        """Load every candidate's features; report each unusable one (by name) and leave it
+        out; return the names of the others."""
+        names = []
+        for name in self.candidates:
+            try:
+                self.features(name)
+            except BadModelFile as error:
+                log(f"req-select: skipped {name}: {error}")
+                continue
+            names.append(name)
+        return names
 
 
 def format_selection(result: SelectionResult, parallel: int, top_k: int) -> str:
@@ -344,21 +457,34 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="linear-probe epochs (default: each run's eval.linear_epochs)",
     )
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device", default=None, help="device for α and the probes (default: cuda if available)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import torch
+
+    from req_plugins.recipes.runner import quiet_lightning
+
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         candidates = find_candidates(args.checkpoint_dir)
-        names = [c.name for c in candidates]
-        if args.shuffle is not None:
-            random.Random(args.shuffle).shuffle(names)
         scorer = CandidateScorer(
             candidates, data_path=args.data, device=args.device, linear_epochs=args.linear_epochs
         )
         with quiet_lightning(verbose=False):
+            names = scorer.usable(log=lambda line: print(line, file=sys.stderr))
+            if not names:
+                raise ValueError(
+                    f"none of the {len(candidates)} model(s) under {args.checkpoint_dir!r} "
+                    "could be used (see above)."
+                )
+            if args.shuffle is not None:
+                random.Random(args.shuffle).shuffle(names)
             result = select_models(
                 names,
                 scorer.alpha,

@@ -1,6 +1,6 @@
 """solo-learn integration: the plugin's methods as solo-learn ``BaseMethod`` subclasses.
 
-After ``pip install req-plugins`` (next to solo-learn), a solo-learn YAML selects
+With req-plugins installed next to solo-learn, a solo-learn YAML selects
 them by name, ``method: mv_barlow_twins`` (or ``mv_vicreg``, ``lowdim_barlow_twins``,
 ``lowdim_vicreg``, ``adadim``), in solo-learn's own ``main_pretrain.py``: the
 start-up hook ``req_plugins_solo_autoload`` adds every method registered for the

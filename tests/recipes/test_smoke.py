@@ -95,7 +95,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(smoke_run):
     assert after["results"]["linear_top1"] == pytest.approx(before["results"]["linear_top1"])
 
 
-def test_a_changed_config_reruns_instead_of_reading_back(smoke_run, tmp_path, capsys):
+def test_a_changed_config_is_refused_then_retrained_with_retrain(smoke_run, tmp_path, capsys):
     out = smoke_run("alpha_req_table1")
     text = (
         load_recipe("alpha_req_table1")
@@ -108,8 +108,11 @@ def test_a_changed_config_reruns_instead_of_reading_back(smoke_run, tmp_path, ca
     changed = tmp_path / "alpha_req_table1.yaml"
     changed.write_text(text)
     capsys.readouterr()
-    assert main(["run", str(changed), "--scale", "smoke", "--out", str(out)]) == 0
-    assert "read back" not in capsys.readouterr().out
+    assert main(["run", str(changed), "--scale", "smoke", "--out", str(out)]) == 2
+    assert "projector.output_dim" in capsys.readouterr().err
+    assert main(["run", str(changed), "--scale", "smoke", "--out", str(out), "--retrain"]) == 0
+    log = capsys.readouterr().out
+    assert "read back" not in log and "superseded: runs/" in log
 
 
 def test_req_select_on_a_recipe_output_folder(smoke_run, capsys):
