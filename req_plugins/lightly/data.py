@@ -39,7 +39,18 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, S
 from req_plugins._validation import check_choice
 
 AUGMENT_ON = ("cpu", "device")
-DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder")
+#: Stand-ins of the real datasets for dry runs (``req-recipes run --dry-run``): random images of
+#: the same size, channels and classes, with the same splits, made on the fly (no path).
+SYNTHETIC = {
+    "synthetic_cifar10": "cifar10",
+    "synthetic_cifar100": "cifar100",
+    "synthetic_stl10": "stl10",
+    "synthetic_imagenet100": "imagefolder",
+}
+DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder", *SYNTHETIC)
+#: Images per split of a synthetic stand-in: enough self-supervised images for a couple of
+#: full-size batches (they are drawn lazily), a few for the probes and metrics.
+SYNTHETIC_SIZES = {"ssl": 512, "train": 8, "test": 8}
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ _INFO = {
     ),
     "imagefolder": DatasetInfo(0, 224, 3, IMAGENET_NORMALIZE),
 }
+_INFO.update({name: _INFO[real] for name, real in SYNTHETIC.items()})
+_INFO["synthetic_imagenet100"] = DatasetInfo(100, 224, 3, IMAGENET_NORMALIZE)
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -148,10 +161,46 @@ class DigitsDataset(Dataset):
         return image, int(self.targets[index])
 
 
+class SyntheticDataset(Dataset):
+    """Random RGB images standing in for ``split`` of a real dataset (see :data:`SYNTHETIC`).
+
+    Image ``i`` is drawn from a generator seeded by ``(split, i)``, its label is
+    ``i mod num_classes``: the same images on every call, in any order.
+
+    Example:
+        >>> image, label = SyntheticDataset(dataset_info("synthetic_cifar100"), "test")[3]
+        >>> image.size, image.mode, label
+        ((32, 32), 'RGB', 3)
+    """
+
+    def __init__(self, info: DatasetInfo, split: str, transform=None) -> None:
+        check_choice(split, "split", tuple(SYNTHETIC_SIZES))
+        self.info = info
+        self.offset = tuple(SYNTHETIC_SIZES).index(split) * 1_000_000
+        self.size = SYNTHETIC_SIZES[split]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        side = self.info.image_size
+        rng = np.random.default_rng(self.offset + index)
+        pixels = rng.integers(0, 256, size=(side, side, self.info.in_channels), dtype=np.uint8)
+        image = Image.fromarray(pixels.squeeze(-1) if self.info.in_channels == 1 else pixels)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, index % self.info.num_classes
+
+
 def _raw_dataset(name: str, path: str | None, split: str, download: bool, transform=None):
     """The dataset's ``split`` ("ssl", "train" or "test") without augmentation."""
     if name == "digits":
         return DigitsDataset("test" if split == "test" else "train", transform)
+    if name in SYNTHETIC:
+        return SyntheticDataset(dataset_info(name), split, transform)
     from torchvision import datasets
 
     if path is None:
