@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except ValueError as error:
         return _error(str(error))
+    from req_plugins.lightly.report import format_results
     from req_plugins.lightly.schema import ConfigError
-    from req_plugins.lightly.train import format_results, train
+    from req_plugins.lightly.train import train
     from req_plugins.rundir import RunLockedError
 
     try:

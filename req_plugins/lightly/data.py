@@ -34,11 +34,11 @@ from lightly.transforms.torchvision_v2_compatibility import torchvision_transfor
 from lightly.transforms.utils import IMAGENET_NORMALIZE
 from PIL import Image
 from pytorch_lightning import LightningDataModule
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from req_plugins._validation import check_choice
 
-AUGMENT_ON = ("cpu", "device")
 #: Stand-ins of the real datasets for dry runs (``req-recipes run --dry-run``): random images of
 #: the same size, channels and classes, with the same splits, made on the fly (no path).
 SYNTHETIC = {
@@ -48,6 +48,7 @@ SYNTHETIC = {
     "synthetic_imagenet100": "imagefolder",
 }
 DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder", *SYNTHETIC)
+AUGMENT_ON = ("cpu", "device")
 #: Images per split of a synthetic stand-in: enough self-supervised images for a couple of
 #: full-size batches (they are drawn lazily), a few for the probes and metrics.
 SYNTHETIC_SIZES = {"ssl": 512, "train": 8, "test": 8}
@@ -517,6 +518,20 @@ class SSLDataModule(LightningDataModule):
             augmentation = self.data.device_augmentation.to(images.device)
             return augmentation(images, seed=seed), targets
         return batch
+
+    def training_views(self, batch, device: torch.device) -> list[Tensor]:
+        """The ``m`` views of a batch read straight from :meth:`train_dataloader`, on ``device``.
+
+        For code that iterates the training loader itself (AdaDim's α measurement),
+        where Lightning's transfer hooks do not run.
+        """
+        if self.data.device_augmentation is None:
+            return [view.to(device) for view in batch[0]]
+        from req_plugins.lightly.augmentation import batch_seed
+
+        images, _, seeds = batch
+        augmentation = self.data.device_augmentation.to(device)
+        return augmentation(images.to(device), seed=batch_seed(seeds))
 
     def val_dataloader(self) -> DataLoader:
         world_size, rank = self._world()

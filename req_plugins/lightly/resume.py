@@ -106,8 +106,11 @@ def check_same_run(config: DictConfig, output_dir: Path) -> None:
 
 def check_fits_model(module: torch.nn.Module, path: Path, checkpoint: dict) -> None:
     """Refuse a checkpoint whose weights do not fit ``module`` (another architecture)."""
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
+
+    def shapes(state: dict) -> dict[str, tuple]:  # tensors only (not e.g. `_extra_state`)
+        return {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+    expected, found = shapes(module.state_dict()), shapes(checkpoint["state_dict"])
     differ = sorted(k for k in expected.keys() & found.keys() if expected[k] != found[k])
     missing, extra = sorted(expected.keys() - found.keys()), sorted(found.keys() - expected.keys())
     if differ or missing or extra:

@@ -161,6 +161,9 @@ def test_datamodule_turns_training_batches_into_views():
     assert len(views) == 3 and views[0].shape == (16, 1, 16, 16) and torch.equal(targets, batch[1])
     again = module.on_after_batch_transfer(module.on_before_batch_transfer(batch, 0), 0)
     assert all(torch.equal(a, b) for a, b in zip(views, again[0], strict=True))
+    # Code that reads the loader itself (AdaDim's α measurement) gets the same views.
+    direct = module.training_views(batch, torch.device("cpu"))
+    assert all(torch.equal(a, b) for a, b in zip(views, direct, strict=True))
     Trainer.training = False  # validation batches pass through
     assert module.on_after_batch_transfer(batch, 0) is batch
 
@@ -202,6 +205,25 @@ def test_req_train_on_device_trains_and_resumes_exactly(tmp_path):
     assert len(resumed) == len(full_views.views) and len(first.views) == len(second.views)
     assert all(torch.equal(a, b) for a, b in zip(resumed, full_views.views, strict=True))
     assert second_losses.losses == full_losses.losses[len(first.views) :]
+
+
+def test_adadim_measures_alpha_on_device_made_views(tmp_path):
+    from req_plugins.lightly.train import train
+
+    recorder = LossRecorder()
+    config = tiny_config(
+        tmp_path,
+        "method.name=adadim",
+        "method.alpha_every_n_epochs=1",
+        "method.alpha_num_batches=2",
+        "data.augment_on=device",
+        "data.fraction=0.2",
+        "trainer.max_epochs=2",
+        "eval.knn=false",
+        "eval.linear=false",
+    )
+    train(config, callbacks=[recorder])
+    assert len(recorder.losses) == 8 and all(torch.isfinite(torch.tensor(recorder.losses)))
 
 
 def test_augment_on_defaults_to_cpu(tmp_path):

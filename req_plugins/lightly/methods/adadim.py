@@ -78,9 +78,15 @@ class AdaDim(SSLMethod):
 
     def _training_features(self) -> Iterator[Tensor]:
         """Backbone features of the first view of training batches (eval mode, no side effects)."""
+        # req-train's datamodule makes the views on the device (data.augment_on=device)
+        views_of = getattr(self.trainer.datamodule, "training_views", None)
         with eval_mode(self):
-            for views, _ in self.trainer.train_dataloader:
-                yield self.forward(views[0].to(self.device))
+            for batch in self.trainer.train_dataloader:
+                if views_of is not None:
+                    view = views_of(batch, self.device)[0]
+                else:
+                    view = batch[0][0].to(self.device)
+                yield self.forward(view)
 
     def on_train_epoch_start(self) -> None:
         if self.controller.should_measure(self.current_epoch):
