@@ -29,7 +29,6 @@ import contextlib
 import copy
 import inspect
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -46,17 +45,12 @@ from pytorch_lightning.utilities import rank_zero_only
 from req_plugins.callbacks import (
     RepresentationMetrics,
     SpectrumTracker,
-    plot_eigenspectrum,
-    plot_eigenvalue_trajectories,
-    plot_metric_trajectories,
 )
-from req_plugins.callbacks._base import eval_mode
-from req_plugins.functional import eigenspectrum
 from req_plugins.lightly.backbones import build_backbone
 from req_plugins.lightly.data import SSLDataModule, build_data
-from req_plugins.lightly.evaluation import extract_features, knn_accuracy, linear_probe_accuracy
 from req_plugins.lightly.loggers import finish_loggers, wandb_loggers
 from req_plugins.lightly.methods.base import SSLMethod
+from req_plugins.lightly.report import evaluate_backbone, plot_run
 from req_plugins.lightly.resume import (
     CHECKPOINT_DIR,
     check_fits_model,
@@ -312,77 +306,6 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
     )
 
 
-def _evaluate_backbone(run: Run, backbone: torch.nn.Module) -> dict[str, float]:
-    config, datamodule = run.config, run.datamodule
-    train = extract_features(backbone, datamodule.eval_dataloader("train"))
-    test = extract_features(backbone, datamodule.eval_dataloader("test"))
-    num_classes = datamodule.data.info.num_classes
-    results = {}
-    if config.eval.knn:
-        results["knn_top1"] = knn_accuracy(
-            *train,
-            *test,
-            num_classes=num_classes,
-            k=config.eval.knn_k,
-            temperature=config.eval.knn_t,
-        )
-    if config.eval.linear:
-        results["linear_top1"] = linear_probe_accuracy(
-            *train,
-            *test,
-            num_classes=num_classes,
-            epochs=config.eval.linear_epochs,
-            lr=config.eval.linear_lr,
-            batch_size=config.eval.linear_batch_size,
-            seed=config.seed,
-        )
-    return results
-
-
-def _plot(run: Run) -> list[Path]:
-    plots = run.output_dir / "plots"
-    module = run.module
-    device = next(module.parameters()).device
-    outputs = {"backbone": [], "embedding": []}
-    with torch.no_grad(), eval_mode(module):
-        for images, _ in run.datamodule.eval_dataloader("test"):
-            features, embeddings = module.embed(images.to(device))
-            outputs["backbone"].append(features.cpu())
-            outputs["embedding"].append(embeddings.cpu())
-    spectra = {
-        f"{space} ({torch.cat(values).shape[1]}-d)": eigenspectrum(torch.cat(values))
-        for space, values in outputs.items()
-    }
-    written = [
-        _save_plot(
-            plot_eigenspectrum, spectra, plots / "eigenspectrum.png", title="Held-out eigenspectrum"
-        )
-    ]
-    if run.representation_metrics.history:
-        written.append(
-            _save_plot(
-                plot_metric_trajectories, run.representation_metrics.history, plots / "metrics.png"
-            )
-        )
-    if run.spectrum_tracker is not None and run.spectrum_tracker.history:
-        written.append(
-            _save_plot(
-                plot_eigenvalue_trajectories,
-                run.spectrum_tracker.history,
-                plots / "eigenvalue_trajectories.png",
-            )
-        )
-    return written
-
-
-def _save_plot(plot, data, path: Path, **kwargs) -> Path:
-    """``plot(data, path)`` through a temporary file renamed over ``path`` (atomic)."""
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")  # the suffix sets the format
-    plot(data, temporary, **kwargs)
-    os.replace(temporary, path)
-    return path
-
-
 def _finished_results(run: Run) -> dict[str, Any] | None:
     """A finished run's results.json (None if it was not written), with callbacks restored."""
     path = run.output_dir / RESULTS_FILE
@@ -449,7 +372,7 @@ def _fit_and_evaluate(run: Run, start: float) -> dict[str, Any]:
         "projector_dim": config.projector.output_dim,
         "epochs": run.trainer.current_epoch,
     }
-    results.update(_evaluate_backbone(run, run.module.backbone))
+    results.update(evaluate_backbone(run, run.module.backbone))
     history = run.representation_metrics.history
     final_epoch = run.trainer.current_epoch - 1
     if config.metrics.enabled and history and history[-1]["epoch"] == final_epoch:
@@ -458,49 +381,12 @@ def _fit_and_evaluate(run: Run, start: float) -> dict[str, Any]:
         final = run.representation_metrics.compute(run.module)
     results.update(final)
     if run.initial_backbone is not None:
-        reference = _evaluate_backbone(run, run.initial_backbone.to(run.module.device))
+        reference = evaluate_backbone(run, run.initial_backbone.to(run.module.device))
         results.update({f"random_init_{key}": value for key, value in reference.items()})
     if config.plots:
-        results["plots"] = [str(path) for path in _plot(run)]
+        results["plots"] = [str(path) for path in plot_run(run)]
     results["train_time_s"] = run.clock.train_seconds  # every session's epochs, not this one's
     results["total_time_s"] = time.perf_counter() - start
     atomic_write_text(run.output_dir / RESULTS_FILE, json.dumps(results, indent=2))
     finish_loggers(run.trainer.loggers, results, results.get("plots", ()), run.trainer.global_step)
     return results
-
-
-def format_results(results: dict[str, Any]) -> str:
-    """The results as an aligned two-column table."""
-    names = {
-        "knn_top1": "kNN top-1 (test)",
-        "linear_top1": "linear probe top-1 (test)",
-        "random_init_knn_top1": "  same, random-init backbone: kNN",
-        "random_init_linear_top1": "  same, random-init backbone: linear",
-        "repr/backbone_alpha": "alpha, backbone features",
-        "repr/embedding_alpha": "alpha, embeddings",
-        "repr/backbone_effective_rank": "effective rank, backbone",
-        "repr/embedding_effective_rank": "effective rank, embeddings",
-        "repr/mutual_information": "I(R;Z)",
-        "train_time_s": "training wall time (s)",
-        "total_time_s": "total wall time (s)",
-    }
-    rows = [
-        (
-            "method",
-            f"{results['method']} ({results['num_views']} views, "
-            f"projector d={results['projector_dim']}, {results['epochs']} epochs)",
-        )
-    ]
-    for key, value in results.items():
-        if key in ("method", "num_views", "projector_dim", "epochs", "plots"):
-            continue
-        text = (
-            f"{value:.4f}"
-            if isinstance(value, float) and not key.endswith("_s")
-            else (f"{value:.1f}" if isinstance(value, float) else str(value))
-        )
-        rows.append((names.get(key, key), text))
-    if "plots" in results:
-        rows.append(("plots", ", ".join(results["plots"])))
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
