@@ -39,7 +39,6 @@ recipe runner, not of req-train (``recipe.data_fraction``).
 
 from __future__ import annotations
 
-import importlib.resources
 import itertools
 import os
 import re
@@ -47,8 +46,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 KINDS = ("sweep", "stepwise")
 SCALES = ("smoke", "full")
@@ -98,6 +95,8 @@ def packaged_recipes_dir() -> Path:
     the checkout on ``sys.path``) has no such folder: there the repository's
     ``recipes/`` folder itself is used.
     """
+    import importlib.resources  # here, not at the top: the scripts' --help stays fast
+
     packaged = Path(str(importlib.resources.files(__package__).joinpath(_PACKAGED)))
     if packaged.is_dir():
         return packaged
@@ -292,6 +291,8 @@ def _check_keys(mapping: dict, valid: tuple, where: str) -> None:
 
 def load_recipe(path_or_name: str | Path) -> Recipe:
     """Load and validate a recipe from a YAML path or a bundled recipe's name."""
+    import yaml
+
     path = Path(path_or_name)
     if not path.suffix:
         path = recipes_dir() / f"{path_or_name}.yaml"
