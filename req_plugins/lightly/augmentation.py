@@ -11,8 +11,9 @@ BYOL's second view (Grill et al. 2020).
 
 Differences from the PIL pipeline, by construction of kornia's batched ops:
 colour jitter applies brightness/contrast/saturation/hue in an order drawn once
-per batch (torchvision draws it per image), and the Gaussian blur uses a kernel
-of ``2⌈3σ_max⌉ + 1`` pixels (PIL approximates the Gaussian with box blurs).
+per batch (torchvision draws it per image), the Gaussian blur uses a kernel of
+``2⌈3σ_max⌉ + 1`` pixels (PIL approximates the Gaussian with box blurs), and a
+crop larger than the output is resampled bilinearly without antialiasing.
 
 Randomness: :meth:`MultiViewAugmentation.forward` draws every parameter from a
 generator seeded with ``seed``; ``req-train`` derives it from the batch's sample
@@ -42,7 +43,8 @@ class ViewAugmentation(nn.Module):
     """One SimCLR-style view of every image of a batch, parameters drawn per image.
 
     Arguments are those of lightly's ``SimCLRViewTransform`` (same names, meanings
-    and defaults), plus ``solarization_prob`` (BYOL; 0 for SimCLR).
+    and defaults), plus ``solarization_prob`` (BYOL; 0 for SimCLR) and ``max_scale``,
+    the largest crop area (1: lightly's; below 1: SwAV's small crops).
 
     Input: ``(N, C, H, W)`` images, ``uint8`` in [0, 255] or floating point in [0, 1],
     all of one size. Output: ``(N, C, input_size, input_size)`` float32, normalised
@@ -74,12 +76,13 @@ class ViewAugmentation(nn.Module):
         rr_degrees: float | tuple[float, float] | None = None,
         normalize: dict[str, list[float]] | None = IMAGENET_NORMALIZE,
         solarization_prob: float = 0.0,
+        max_scale: float = 1.0,
     ) -> None:
         super().__init__()
         size = (input_size, input_size)
         # "resample": one batched affine warp for all crops ("slice" loops over the images).
         ops: list[nn.Module] = [
-            K.RandomResizedCrop(size, scale=(min_scale, 1.0), cropping_mode="resample")
+            K.RandomResizedCrop(size, scale=(min_scale, max_scale), cropping_mode="resample")
         ]
         # Operations that never fire are left out (they would still draw parameters).
         if hf_prob > 0:
@@ -124,6 +127,7 @@ class MultiViewAugmentation(nn.Module):
     The batch is repeated ``num_views`` times and ``view`` augments the ``m × N``
     images at once, each with its own parameters; the result is split back into
     ``m`` tensors of ``N`` views, as ``MultiViewTransform`` + collate would give.
+    ``small_view`` and ``num_small`` add SwAV's small crops after them, in a second pass.
 
     Example:
         >>> augment = MultiViewAugmentation(ViewAugmentation(input_size=16), num_views=4)
@@ -135,21 +139,40 @@ class MultiViewAugmentation(nn.Module):
         True
     """
 
-    def __init__(self, view: ViewAugmentation, num_views: int) -> None:
+    def __init__(
+        self,
+        view: ViewAugmentation,
+        num_views: int,
+        small_view: ViewAugmentation | None = None,
+        num_small: int = 0,
+    ) -> None:
         super().__init__()
         if not isinstance(num_views, int) or num_views < 1:
             raise ValueError(f"`num_views` must be an integer >= 1, got {num_views!r}.")
+        if not isinstance(num_small, int) or num_small < 0 or (num_small and small_view is None):
+            raise ValueError(
+                f"`num_small` must be an integer >= 0 (> 0 needs `small_view`), got {num_small!r}."
+            )
         self.view = view
         self.num_views = num_views
+        self.small_view = small_view
+        self.num_small = num_small
+
+    def _views(self, images: Tensor) -> list[Tensor]:
+        groups = [(self.view, self.num_views), (self.small_view, self.num_small)]
+        views: list[Tensor] = []
+        for view, count in groups[: 2 if self.num_small else 1]:
+            batch = images.repeat(count, *([1] * (images.ndim - 1)))
+            views += view(batch).chunk(count)
+        return views
 
     def forward(self, images: Tensor, seed: int | None = None) -> list[Tensor]:
         """The views of ``images``; with ``seed`` the draws depend on it alone."""
-        batch = images.repeat(self.num_views, *([1] * (images.ndim - 1)))
         if seed is None:
-            return list(self.view(batch).chunk(self.num_views))
+            return self._views(images)
         # kornia draws its parameters from torch's global generators: seed them for
         # this call only (the CUDA one too, for any draw made on the device).
         devices = [images.device] if images.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            return list(self.view(batch).chunk(self.num_views))
+            return self._views(images)

@@ -133,6 +133,102 @@ def test_grayscale_jitter_blur_and_crop_apply():
     assert total_variation(crops).mean() != pytest.approx(total_variation(resized).mean())
 
 
+def _flat(value) -> list[float]:
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _flat(item)]
+    return [float(value)]
+
+
+def _lightly_parameters(transform) -> dict:
+    """The random ops of lightly's SimCLRViewTransform pipeline and their parameters."""
+    from lightly.transforms.gaussian_blur import GaussianBlur
+    from lightly.transforms.rotation import RandomRotate, RandomRotateDegrees
+    from torchvision.transforms import v2
+
+    found = {}
+    for op in transform.transform.transforms:
+        if isinstance(op, v2.RandomResizedCrop):
+            found["crop"] = (tuple(op.size), tuple(op.scale), tuple(op.ratio))
+        elif isinstance(op, v2.RandomHorizontalFlip) and op.p > 0:
+            found["hflip"] = op.p
+        elif isinstance(op, v2.RandomVerticalFlip) and op.p > 0:
+            found["vflip"] = op.p
+        elif isinstance(op, RandomRotate) and op.prob > 0:
+            found["rotate90"] = op.prob
+        elif isinstance(op, RandomRotateDegrees):
+            found["rotate"] = (op.transform.p, tuple(op.transform.transforms[0].degrees))
+        elif isinstance(op, v2.RandomApply):  # colour jitter
+            jitter = op.transforms[0]
+            neutral = {"brightness": (1, 1), "contrast": (1, 1), "saturation": (1, 1)}
+            ranges = [
+                tuple(getattr(jitter, k) or neutral.get(k, (0, 0)))
+                for k in ("brightness", "contrast", "saturation", "hue")
+            ]
+            found["jitter"] = (op.p, ranges)
+        elif isinstance(op, v2.RandomGrayscale) and op.p > 0:
+            found["gray"] = op.p
+        elif isinstance(op, GaussianBlur) and op.prob > 0:
+            found["blur"] = (op.prob, tuple(op.sigmas))
+        elif isinstance(op, v2.Normalize):
+            found["normalize"] = (list(op.mean), list(op.std))
+    return found
+
+
+def _kornia_parameters(augment: ViewAugmentation) -> dict:
+    import kornia.augmentation as K
+
+    found = {}
+    for op in augment.ops.children():
+        generator = op._param_generator
+        if isinstance(op, K.RandomResizedCrop):
+            found["crop"] = (tuple(generator.size), tuple(generator.scale), tuple(generator.ratio))
+        elif isinstance(op, K.RandomHorizontalFlip):
+            found["hflip"] = op.p
+        elif isinstance(op, K.RandomVerticalFlip):
+            found["vflip"] = op.p
+        elif isinstance(op, K.RandomRotation90):
+            found["rotate90"] = op.p
+        elif isinstance(op, K.RandomRotation):
+            sampler = generator.degree_sampler if hasattr(generator, "degree_sampler") else None
+            degrees = (float(sampler.low), float(sampler.high)) if sampler else generator.degrees
+            found["rotate"] = (op.p, tuple(degrees))
+        elif isinstance(op, K.ColorJitter):
+            samplers = [
+                getattr(generator, f"{k}_sampler")
+                for k in ("brightness", "contrast", "saturation", "hue")
+            ]
+            found["jitter"] = (op.p, [(float(s.low), float(s.high)) for s in samplers])
+        elif isinstance(op, K.RandomGrayscale):
+            found["gray"] = op.p
+        elif isinstance(op, K.RandomGaussianBlur):
+            found["blur"] = (op.p, tuple(generator.sigma))
+        elif isinstance(op, K.Normalize):
+            found["normalize"] = (op.flags["mean"].tolist(), op.flags["std"].tolist())
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("digits", {}),
+        ("cifar10", {}),
+        ("stl10", {"vf_prob": 0.3, "rr_prob": 0.25}),
+        ("imagefolder", {"gaussian_blur": 0.1, "sigmas": [0.5, 1.5]}),
+    ],
+)
+def test_same_ops_and_parameters_as_lightlys_simclr_view_transform(name, overrides):
+    from lightly.transforms.simclr_transform import SimCLRViewTransform
+
+    from req_plugins.lightly.data import _augmentation_kwargs, dataset_info
+
+    kwargs = _augmentation_kwargs(dataset_info(name), overrides)
+    expected = _lightly_parameters(SimCLRViewTransform(**kwargs))
+    ours = _kornia_parameters(ViewAugmentation(**kwargs))
+    assert set(ours) == set(expected)
+    for key, value in expected.items():
+        assert _flat(ours[key]) == pytest.approx(_flat(value), abs=1e-6), key
+
+
 def test_build_data_on_device_loads_each_image_once_as_uint8():
     data = build_data("digits", num_views=4, augment_on="device")
     assert isinstance(data.train_views, ImageTensorDataset)
