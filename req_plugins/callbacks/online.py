@@ -38,8 +38,10 @@ class OnlineRepresentationMetrics(RepresentationMetrics):
     every training-mode call during a training batch, and ``on_train_batch_end`` adds
     them to the metrics' streaming states (``n, Σf, Σffᵀ``) on the device. Nothing is
     copied to the host and nothing waits for the device until the end of a measured
-    epoch, when the values are computed, logged with ``pl_module.log`` (per epoch) and
-    appended to :attr:`history`; the states are then reset.
+    epoch (except once at the epoch's first update, where torchmetrics compares the
+    metrics' states to share them), when the values are computed, logged with
+    ``pl_module.log`` (per epoch) and appended to :attr:`history`; the states are then
+    reset.
 
     Every view of every training image counts as a sample (the projector sees all
     views); the values describe the embeddings of the epoch's training steps, which
