@@ -371,6 +371,8 @@ class CandidateScorer:
                 "batch_size": int(config.eval.linear_batch_size),
                 "seed": int(config.seed),
             }
+            if "protocol" in config.eval:  # the probe's optimizer recipe (sgd | thesis)
+                settings["protocol"] = str(config.eval.protocol)
         if self.linear_epochs is not None:
             settings["epochs"] = self.linear_epochs
         num_classes = int(max(train_y.max(), test_y.max())) + 1

@@ -25,6 +25,15 @@ differences from ``main_pretrain.py``:
         enabled: True
         dir: "trained_models/logs"
 
+* every run gets its own folder: solo-learn's checkpointer names the run's
+  folder ``<checkpoint.dir>/<method>/<version>`` after the logger's version, and
+  a CSV logger numbers its versions per run name, so two runs of one method
+  (different names, or the same name in different ``csv_logger.dir``) would
+  share ``<method>/0`` and overwrite each other's ``args.json`` and checkpoints.
+  Here the version is ``<name>-<UTC time>-<random>``, claimed by creating the
+  folder; a run resumed from a checkpoint in ``<checkpoint.dir>/<method>/<version>/``
+  keeps that version (see :func:`run_version`).
+
 The run itself (data pipelines, checkpointing, auto-resume, wandb) is
 solo-learn's, through its public functions.
 """
@@ -223,7 +232,44 @@ def metric_callbacks(cfg: DictConfig, val_loader) -> list[Callback]:
     ]
 
 
-def build_callbacks_and_loggers(cfg: DictConfig, model, val_loader, wandb_run_id):
+#: Environment variable carrying the run's version to the processes Lightning starts for DDP.
+RUN_VERSION_ENV = "REQ_SOLO_RUN_VERSION"
+
+
+def run_version(cfg: DictConfig, ckpt_path: str | None) -> str:
+    """The run's version: its folder name under ``<checkpoint.dir>/<method>/`` and the CSV
+    logger's version.
+
+    A run resumed from ``<checkpoint.dir>/<method>/<version>/*.ckpt`` keeps ``<version>``;
+    a new run gets ``<name>-<UTC time>-<random>``, claimed by creating its checkpoint folder
+    (so two runs started at once cannot pick the same). Processes that Lightning starts for
+    DDP take their parent's version from :data:`RUN_VERSION_ENV` (set by :func:`pretrain`
+    for the duration of ``fit``).
+    """
+    import datetime
+    import secrets
+    from pathlib import Path
+
+    from lightning.pytorch.utilities import rank_zero_only
+
+    if os.environ.get(RUN_VERSION_ENV):
+        return os.environ[RUN_VERSION_ENV]
+    runs = Path(cfg.checkpoint.dir, cfg.method).resolve()
+    version = None
+    if ckpt_path is not None and Path(ckpt_path).resolve().parent.parent == runs:
+        version = Path(ckpt_path).resolve().parent.name
+    while version is None:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        version = f"{cfg.name}-{stamp}-{secrets.token_hex(3)}"
+        if rank_zero_only.rank == 0 and cfg.checkpoint.enabled:
+            try:
+                (runs / version).mkdir(parents=True)
+            except FileExistsError:
+                version = None
+    return version
+
+
+def build_callbacks_and_loggers(cfg: DictConfig, model, val_loader, wandb_run_id, version=None):
     callbacks: list[Callback] = []
     loggers = []
     if cfg.checkpoint.enabled:
@@ -263,9 +309,8 @@ def build_callbacks_and_loggers(cfg: DictConfig, model, val_loader, wandb_run_id
         loggers.append(wandb_logger)
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     if omegaconf_select(cfg, "csv_logger.enabled", False):
-        loggers.append(
-            CSVLogger(omegaconf_select(cfg, "csv_logger.dir", "trained_models/logs"), cfg.name)
-        )
+        csv_dir = omegaconf_select(cfg, "csv_logger.dir", "trained_models/logs")
+        loggers.append(CSVLogger(csv_dir, cfg.name, version=version))
     return callbacks, loggers
 
 
@@ -297,13 +342,23 @@ def pretrain(cfg: DictConfig) -> Trainer:
     val_loader = build_val_loader(cfg)
     train_data = build_train_data(cfg, val_loader)
     ckpt_path, wandb_run_id = resume_checkpoint(cfg)
-    callbacks, loggers = build_callbacks_and_loggers(cfg, model, val_loader, wandb_run_id)
+    # wandb names runs uniquely itself; without any logger solo-learn picks a random folder.
+    csv_only = omegaconf_select(cfg, "csv_logger.enabled", False) and not cfg.wandb.enabled
+    version = run_version(cfg, ckpt_path) if csv_only else None
+    callbacks, loggers = build_callbacks_and_loggers(cfg, model, val_loader, wandb_run_id, version)
     trainer = build_trainer(cfg, callbacks, loggers)
 
-    if cfg.data.format == "dali":
-        trainer.fit(model, ckpt_path=ckpt_path, datamodule=train_data)
-    else:
-        trainer.fit(model, train_data, val_loader, ckpt_path=ckpt_path)
+    inherited = os.environ.get(RUN_VERSION_ENV)
+    if version is not None:
+        os.environ[RUN_VERSION_ENV] = version  # for the processes Lightning starts for DDP
+    try:
+        if cfg.data.format == "dali":
+            trainer.fit(model, ckpt_path=ckpt_path, datamodule=train_data)
+        else:
+            trainer.fit(model, train_data, val_loader, ckpt_path=ckpt_path)
+    finally:
+        if inherited is None:
+            os.environ.pop(RUN_VERSION_ENV, None)
     return trainer
 
 

@@ -1,5 +1,6 @@
 """Every solo recipe composes with Hydra, passes solo-learn's parsing and the method's checks."""
 
+import math
 import os
 import subprocess
 import sys
@@ -93,3 +94,72 @@ def test_req_solo_pretrain_composes_a_packaged_config_by_name(tmp_path):
     assert cfg.method == "mv_barlow_twins" and cfg.max_epochs == 1
     (augmentation,) = cfg.augmentations  # from the cifar/augmentations/views_4.yaml group
     assert augmentation.num_crops == 4 and augmentation.crop_size == 32
+
+
+# Native image size of each dataset the solo recipes name (crops are cut from these).
+IMAGE_SIZE = {"cifar10": 32, "cifar100": 32, "stl10": 96, "imagenet100": 224}
+DRY_RUN_BATCH = 2  # per-step images: batch × crops (up to 8) through a ResNet-50 on the CPU
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", sorted(EXPECTED))
+def test_recipe_dry_run_builds_the_method_and_trains_two_steps(recipe):
+    """The recipe's own method, backbone, projector, optimizer, scheduler and augmentation
+    pipelines, on random images of the dataset's size through solo-learn's crop pipeline; only
+    the hardware settings and the batch (capped for the CPU) differ from a real run."""
+    from lightning.pytorch import seed_everything
+    from solo.data.pretrain_dataloader import (
+        FullTransformPipeline,
+        NCropAugmentation,
+        build_transform_pipeline,
+        dataset_with_index,
+        prepare_dataloader,
+    )
+    from torchvision.datasets import FakeData
+
+    from req_plugins.solo.pretrain import build_model, build_trainer
+
+    path = RECIPES / recipe
+    cpu = {
+        "devices": 1,
+        "accelerator": "cpu",
+        "strategy": "auto",
+        "precision": 32,
+        "sync_batchnorm": False,
+        "max_steps": 2,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "optimizer.batch_size": DRY_RUN_BATCH,
+        "data.num_workers": 0,
+        "checkpoint.enabled": False,
+        "auto_resume.enabled": False,
+        "wandb.enabled": False,
+    }
+    with initialize_config_dir(config_dir=str(path.parent), version_base="1.2"):
+        cfg = compose(config_name=path.name, overrides=[f"++{k}={v}" for k, v in cpu.items()])
+    cfg = parse_solo_cfg(cfg)
+    method_cls = method_class(cfg.method)
+    check_large_crops(cfg, method_cls)
+    seed_everything(0)
+    model = build_model(cfg, method_cls)
+
+    transform = FullTransformPipeline(
+        [
+            NCropAugmentation(build_transform_pipeline(cfg.data.dataset, aug), aug.num_crops)
+            for aug in cfg.augmentations
+        ]
+    )
+    size = IMAGE_SIZE[cfg.data.dataset]
+    images = dataset_with_index(FakeData)(
+        size=2 * DRY_RUN_BATCH,
+        image_size=(3, size, size),
+        num_classes=cfg.data.num_classes,
+        transform=transform,
+    )
+    loader = prepare_dataloader(images, batch_size=DRY_RUN_BATCH, num_workers=0)
+    trainer = build_trainer(cfg, callbacks=[], loggers=[])
+    trainer.fit(model, loader)
+
+    assert trainer.global_step == 2
+    losses = {k: float(v) for k, v in trainer.callback_metrics.items() if "loss" in k}
+    assert losses and all(math.isfinite(v) for v in losses.values()), losses
