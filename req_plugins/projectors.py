@@ -9,6 +9,12 @@ implements that rule from a reference point tuned at ``d_ref``:
 * VICReg: the ratio ``ν/λ`` (covariance over invariance weight) is ``1.3e-3`` at
   ``d = 8192`` (:data:`VICREG_NU_RATIO_REF`).
 
+The thesis gives no rule for β across the number of views ``m``; with one β for all
+``m`` the multi-view loss (thesis Eq. 10) weighs redundancy reduction more at
+``m = 4, 8``, because the invariance term against the mean view shrinks with ``m``.
+:func:`beta_for_views` offers the authors' released rule (fastssl multi-patch configs:
+half the 2-view β for ``m ≥ 4``).
+
 Example:
     >>> import torch
     >>> from req_plugins.projectors import ProjectionMLP, beta_for_dim
@@ -23,14 +29,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from req_plugins._validation import check_int, check_number
+from req_plugins._validation import check_choice, check_int, check_number
 
 __all__ = [
     "BARLOW_TWINS_BETA_REF",
     "D_REF",
     "VICREG_NU_RATIO_REF",
+    "BETA_VIEWS_RULES",
     "ProjectionMLP",
     "beta_for_dim",
+    "beta_for_views",
 ]
 
 #: Projector dimension at which the thesis's fixed weights were tuned.
@@ -59,6 +67,34 @@ def beta_for_dim(d: int, d_ref: int = D_REF, beta_ref: float = BARLOW_TWINS_BETA
     check_int(d_ref, "d_ref", min_value=1)
     check_number(beta_ref, "beta_ref", min_value=0.0)
     return float(beta_ref) * (d_ref / d)
+
+
+#: Rules for β across the number of views: ``"none"`` (one β for every ``m``, as the
+#: thesis states its setting) or ``"fastssl"`` (the authors' released configs).
+BETA_VIEWS_RULES = ("none", "fastssl")
+
+
+def beta_for_views(beta: float, num_views: int, rule: str = "none") -> float:
+    """Redundancy-reduction weight for ``m = num_views`` views from the 2-view ``beta``.
+
+    * ``"none"``: ``β`` for every ``m``.
+    * ``"fastssl"``: ``β / 2`` for ``m ≥ 4`` (``β`` at ``m = 2, 3``), the rule of the
+      authors' released multi-patch configs (github.com/kumarkrishna/fastssl; CIFAR-10,
+      batch 128: β = 0.02 → 0.01 at d = 256 and 0.0008 → 0.0004 at d = 8192). Those
+      configs only run ``m ∈ {2, 4, 8}``; ``m = 3`` keeps the 2-view β.
+
+    Example:
+        >>> beta_for_views(0.02, 4, "fastssl"), beta_for_views(0.0008, 8, "fastssl")
+        (0.01, 0.0004)
+        >>> beta_for_views(0.02, 8), beta_for_views(0.02, 2, "fastssl")
+        (0.02, 0.02)
+    """
+    check_number(beta, "beta", min_value=0.0)
+    check_int(num_views, "num_views", min_value=2)
+    check_choice(rule, "beta_views_rule", BETA_VIEWS_RULES)
+    if rule == "fastssl" and num_views >= 4:
+        return float(beta) / 2
+    return float(beta)
 
 
 class ProjectionMLP(nn.Module):

@@ -16,6 +16,7 @@ from req_plugins.callbacks._base import (
     distributed_world,
     eval_mode,
 )
+from req_plugins.callbacks.layers import LayerOutputs, layer_key
 
 EmbedFn = Callable[[Any, Tensor], tuple[Tensor, Tensor]]
 SPACES = ("backbone", "embedding")
@@ -34,6 +35,10 @@ class RepresentationMetrics(DualCallback):
       ``{prefix}embedding_effective_rank``, …
     * per pair (``pair`` metrics): ``{prefix}mutual_information`` = I(R;Z).
     * per space over m views of each image (``views`` metrics): ``{prefix}embedding_lidar``, …
+    * per named intermediate module in ``layers`` (``features`` metrics, e.g. α across the
+      layers, thesis Part II): ``{prefix}layer3_alpha``, … — the module's output of the
+      first view, captured by a forward hook, global-average-pooled if it is a feature map
+      (:mod:`req_plugins.callbacks.layers`).
 
     A loader may yield m augmented views per image, ``(views, ...)`` batches with ``views``
     a list of m image tensors (as ``lightly``'s ``MultiViewTransform`` gives). ``views``
@@ -61,6 +66,9 @@ class RepresentationMetrics(DualCallback):
         max_batches: use only the first ``max_batches`` batches.
         prefix: prefix of the logged keys.
         registry: metric registry (default: the process-wide one).
+        layers: names of intermediate modules (of the module, else of its ``backbone``, e.g.
+            ``["layer2", "layer3", "layer4"]`` of a ResNet) whose outputs also get the
+            ``features`` metrics; dots become underscores in the keys.
 
     Example:
         >>> from torch.utils.data import DataLoader, TensorDataset
@@ -79,6 +87,7 @@ class RepresentationMetrics(DualCallback):
         max_batches: int | None = None,
         prefix: str = "repr/",
         registry=None,
+        layers: Sequence[str] = (),
     ) -> None:
         if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
             raise ValueError(f"`every_n_epochs` must be an integer >= 1, got {every_n_epochs!r}.")
@@ -91,6 +100,11 @@ class RepresentationMetrics(DualCallback):
         self.entries = [registry.get_metric(name) for name in metrics]
         if not self.entries:
             raise ValueError("`metrics` must name at least one registered metric.")
+        self.layers = list(layers)
+        if self.layers and not any(e.inputs == "features" for e in self.entries):
+            raise ValueError(
+                "`layers` needs a metric of single representations (e.g. alpha) in `metrics`."
+            )
         self.dataloader = dataloader
         self.every_n_epochs = every_n_epochs
         self.embed_fn = embed_fn or default_embed
@@ -111,6 +125,11 @@ class RepresentationMetrics(DualCallback):
             collections[space] = MetricCollection(
                 {name: cls(**kwargs) for name, cls in feature_metrics.items()},
                 prefix=f"{self.prefix}{space}_",
+            )
+        for layer in self.layers if feature_metrics else ():
+            collections[f"layer:{layer}"] = MetricCollection(
+                {name: cls(**kwargs) for name, cls in feature_metrics.items()},
+                prefix=f"{self.prefix}{layer_key(layer)}_",
             )
         for space in SPACES if view_metrics else ():
             collections[f"{space}{VIEWS_SUFFIX}"] = MetricCollection(
@@ -136,12 +155,18 @@ class RepresentationMetrics(DualCallback):
                 "are (views, ...) with views a list of m image tensors, or drop them from "
                 "`metrics`."
             )
-        embedded = [
+        with LayerOutputs(pl_module, self.layers) as layer_outputs:  # of the first view
+            embedded = [self.embed_fn(pl_module, views[0].to(pl_module.device))]
+        silent = [name for name in self.layers if name not in layer_outputs]
+        if silent:
+            raise ValueError(f"`layers` {silent} did not run in the forward pass of `embed`.")
+        embedded += [
             self.embed_fn(pl_module, view.to(pl_module.device))
-            for view in (views if wants_views else views[:1])
+            for view in (views[1:] if wants_views else ())
         ]
         features, embeddings = embedded[0]
         inputs = {"backbone": features, "embedding": embeddings}
+        inputs.update({f"layer:{name}": value for name, value in layer_outputs.items()})
         for key, collection in collections.items():
             if key == "pair":
                 collection.update(features, embeddings)
@@ -169,8 +194,10 @@ class RepresentationMetrics(DualCallback):
                 try:
                     metric.compute()
                 except ValueError as error:
-                    space = key.removesuffix(VIEWS_SUFFIX)
+                    space = key.removesuffix(VIEWS_SUFFIX).removeprefix("layer:")
                     where = f"the {space} space" if space in SPACES else "(R, Z)"
+                    if key.startswith("layer:"):
+                        where = f"the output of layer {space!r}"
                     raise ValueError(
                         f"RepresentationMetrics cannot compute {name!r} on {where} "
                         f"(features {tuple(features.shape)}, embeddings "

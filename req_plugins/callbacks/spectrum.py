@@ -22,7 +22,7 @@ from req_plugins.functional import eigenspectrum
 class SpectrumTracker(DualCallback):
     """Record the top eigenvalues of the embedding covariance every few training steps.
 
-    Simsek et al.'s "stepwise" analysis of Barlow Twins shows the embedding's
+    Simon et al.'s "stepwise" analysis of Barlow Twins (ICML 2023) shows the embedding's
     eigenvalues being learned one at a time, each with a sigmoidal jump; this
     callback records that picture for any model. Every ``every_n_steps``
     optimizer steps (and before the first one) the first ``max_batches``

@@ -2,8 +2,10 @@
 
 Features are extracted once (no augmentation); the kNN classifier is lightly's
 ``knn_predict`` (weighted vote, InstDisc settings) and the linear probe trains a
-linear layer on the stored features with lightly's linear-evaluation recipe
-(SGD, momentum 0.9, cosine schedule).
+linear layer on the stored features with one of :data:`PROBE_PROTOCOLS`: ``"sgd"``,
+lightly's linear-evaluation recipe (SGD, momentum 0.9, cosine schedule), or
+``"thesis"``, the thesis's Part III protocol (Appendix D, Table 4b: Adam, learning
+rate 1e-3, weight decay 1e-6, batch 512, 200 epochs).
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from lightly.utils.scheduler import CosineWarmupScheduler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from req_plugins._validation import check_choice
 from req_plugins.callbacks._base import eval_mode
+
+#: Linear-probe protocols of :func:`linear_probe_accuracy`.
+PROBE_PROTOCOLS = ("sgd", "thesis")
+#: The thesis's probe settings (Part III, Appendix D, Table 4b).
+THESIS_PROBE = {"lr": 1e-3, "batch_size": 512, "epochs": 200, "weight_decay": 1e-6}
 
 
 @torch.no_grad()
@@ -63,18 +71,27 @@ def linear_probe_accuracy(
     lr: float = 0.1,
     batch_size: int = 256,
     seed: int = 0,
+    protocol: str = "sgd",
 ) -> float:
     """Top-1 test accuracy of a linear classifier trained on frozen features.
 
-    The features are standardised with the training split's mean and standard
-    deviation, so one learning rate suits any backbone's feature scale. SGD with
-    momentum 0.9 and lightly's cosine schedule, as lightly's ``LinearClassifier``
-    uses; the loop runs on the stored features (no Trainer, no image pipeline).
+    ``protocol="sgd"``: the features are standardised with the training split's mean
+    and standard deviation, so one learning rate suits any backbone's feature scale;
+    SGD with momentum 0.9 and lightly's cosine schedule, as lightly's
+    ``LinearClassifier`` uses. ``protocol="thesis"``: a linear layer on the raw
+    features, Adam with weight decay 1e-6 and a constant learning rate (the thesis
+    trains it with ``lr=1e-3``, ``batch_size=512``, ``epochs=200``:
+    :data:`THESIS_PROBE`). The loop runs on the stored features (no Trainer, no
+    image pipeline).
     """
+    check_choice(protocol, "eval.protocol", PROBE_PROTOCOLS)
     device = train_features.device
-    mean = train_features.mean(dim=0)
-    std = train_features.std(dim=0).clamp_min(1e-6)
-    train_x, test_x = (train_features - mean) / std, (test_features - mean) / std
+    if protocol == "sgd":
+        mean = train_features.mean(dim=0)
+        std = train_features.std(dim=0).clamp_min(1e-6)
+        train_x, test_x = (train_features - mean) / std, (test_features - mean) / std
+    else:
+        train_x, test_x = train_features.float(), test_features.float()
     generator = torch.Generator().manual_seed(seed)
     classifier = nn.Linear(train_x.shape[1], num_classes).to(device)
     with torch.no_grad():
@@ -83,11 +100,17 @@ def linear_probe_accuracy(
             torch.rand(classifier.weight.shape, generator=generator) * 2 * bound - bound
         )
         classifier.bias.zero_()
-    optimizer = torch.optim.SGD(classifier.parameters(), lr=lr, momentum=0.9)
     steps_per_epoch = -(-len(train_x) // batch_size)
-    scheduler = CosineWarmupScheduler(
-        optimizer, warmup_epochs=0, max_epochs=epochs * steps_per_epoch
-    )
+    if protocol == "sgd":
+        optimizer = torch.optim.SGD(classifier.parameters(), lr=lr, momentum=0.9)
+        scheduler = CosineWarmupScheduler(
+            optimizer, warmup_epochs=0, max_epochs=epochs * steps_per_epoch
+        )
+    else:
+        optimizer = torch.optim.Adam(
+            classifier.parameters(), lr=lr, weight_decay=THESIS_PROBE["weight_decay"]
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     for _ in range(epochs):
         order = torch.randperm(len(train_x), generator=generator).to(device)
         for start in range(0, len(train_x), batch_size):

@@ -53,6 +53,15 @@ def key(
 
 
 @dataclass
+class SmallCropsConfig:
+    num: int = key(
+        0, "SwAV multi-crop: small views per image, after the large ones", ge=0, model=True
+    )
+    size: int = key(32, "side of a small view in pixels", ge=1)
+    scale: list[float] = key([0.05, 0.14], "[min, max] area fraction of a small crop's box")
+
+
+@dataclass
 class DataConfig:
     name: str = key("digits", "dataset", choices="req_plugins.lightly.data:DATASETS", model=True)
     path: str | None = key(None, "local dataset folder (all but digits)")
@@ -65,6 +74,7 @@ class DataConfig:
     augment_on: str = key(
         "cpu", "where views are augmented", choices="req_plugins.lightly.data:AUGMENT_ON"
     )
+    small_crops: SmallCropsConfig = field(default_factory=SmallCropsConfig)
 
 
 @dataclass
@@ -78,6 +88,13 @@ class BackboneConfig:
 class ProjectorConfig:
     hidden_dim: int = key(2048, "projector hidden width", ge=1, model=True)
     output_dim: int = key(256, "d; beta (nu for VICReg) follows 1/d", ge=1, model=True)
+    num_layers: int | None = key(
+        None,
+        "linear layers (null: the method's lightly head; 2 with hidden_dim = output_dim: "
+        "the thesis's 2048 -> d -> d projector)",
+        ge=1,
+        model=True,
+    )
 
 
 @dataclass
@@ -131,6 +148,17 @@ class MetricsConfig:
     every_n_epochs: int = key(5, "", ge=1)
     names: list[str] = key(["alpha", "effective_rank", "mutual_information"], "registered metrics")
     max_batches: int | None = key(None, "held-out batches per measurement (null: all)", ge=1)
+    lidar_views: int = key(
+        8,
+        "views metrics (lidar): views per held-out image, the image and lidar_views - 1 "
+        "seeded training augmentations",
+        ge=2,
+    )
+    layers: list[str] = key(
+        [],
+        "intermediate modules (e.g. layer2, layer3 of a ResNet backbone) whose pooled outputs "
+        "also get the single-representation metrics: repr/<layer>_alpha, ...",
+    )
 
 
 @dataclass
@@ -147,6 +175,13 @@ class EvalConfig:
     knn_k: int = key(20, "neighbours", ge=1)
     knn_t: float = key(0.1, "temperature", gt=0)
     linear: bool = key(True, "linear probe on frozen backbone features")
+    protocol: str = key(
+        "sgd",
+        "linear-probe optimiser: sgd (momentum, cosine, standardised features) or thesis "
+        "(Adam, wd 1e-6, constant lr, raw features; the thesis uses lr 1e-3, batch 512, "
+        "200 epochs)",
+        choices="req_plugins.lightly.evaluation:PROBE_PROTOCOLS",
+    )
     linear_epochs: int = key(100, "", ge=1)
     linear_lr: float = key(0.1, "", gt=0)
     linear_batch_size: int = key(256, "", ge=1)
@@ -265,6 +300,11 @@ def _cross_field_errors(config: Any) -> list[str]:
             f"`data.batch_size`={config.data.batch_size} must be divisible by the number of "
             f"processes, {processes} (`trainer.devices`={devices!r} x `trainer.num_nodes`="
             f"{config.trainer.num_nodes})."
+        )
+    scale = list(config.data.small_crops.scale)
+    if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+        errors.append(
+            f"`data.small_crops.scale`={scale!r}: must be [min, max] with 0 < min <= max <= 1."
         )
     if config.metrics.enabled and not config.metrics.names:
         errors.append("`metrics.names`=[]: name at least one metric, or metrics.enabled=false.")

@@ -46,8 +46,9 @@ from req_plugins.callbacks import (
     RepresentationMetrics,
     SpectrumTracker,
 )
+from req_plugins.callbacks.layers import resolve_layers
 from req_plugins.lightly.backbones import build_backbone
-from req_plugins.lightly.data import SSLDataModule, build_data
+from req_plugins.lightly.data import SmallCrops, SSLDataModule, build_data
 from req_plugins.lightly.loggers import finish_loggers, wandb_loggers
 from req_plugins.lightly.methods.base import SSLMethod
 from req_plugins.lightly.report import evaluate_backbone, plot_run
@@ -79,6 +80,7 @@ _FILLED_BY_RUNNER = {
     "num_views",
     "projection_hidden_dim",
     "projection_output_dim",
+    "projection_num_layers",
 }
 _OPTIMIZER_ARGS = set(inspect.signature(SSLMethod.__init__).parameters) - _FILLED_BY_RUNNER
 
@@ -145,6 +147,13 @@ def _process_count(config: DictConfig) -> int:
     return (devices_count(devices) or 1) * config.trainer.num_nodes
 
 
+def _check_layers(config: DictConfig, module) -> None:
+    try:
+        resolve_layers(module, list(config.metrics.layers))
+    except ValueError as error:
+        raise ConfigError(f"`metrics.layers`={list(config.metrics.layers)}: {error}") from error
+
+
 def _check_metrics_fit(config: DictConfig, metrics: RepresentationMetrics, module) -> None:
     """The metrics can be computed on this model's outputs (e.g. a projector wide enough)."""
     try:
@@ -155,6 +164,25 @@ def _check_metrics_fit(config: DictConfig, metrics: RepresentationMetrics, modul
             f"`projector.output_dim`={config.projector.output_dim} (embeddings) and this "
             f"backbone's features: {error}"
         ) from error
+
+
+def _projector_layers(config: DictConfig, method_cls: type) -> dict[str, int]:
+    """``projection_num_layers`` if ``projector.num_layers`` is set (the method must take it)."""
+    if config.projector.num_layers is None:
+        return {}
+    if "projection_num_layers" not in inspect.signature(method_cls.__init__).parameters:
+        raise ConfigError(
+            f"`projector.num_layers`={config.projector.num_layers}: method "
+            f"{config.method.name!r} builds its own projector and does not take it; "
+            "leave it null."
+        )
+    return {"projection_num_layers": config.projector.num_layers}
+
+
+def _heldout_views(config: DictConfig, registry) -> int:
+    """Views per held-out image: ``metrics.lidar_views`` if a ``views`` metric is named, else 0."""
+    entries = [registry.get_metric(name) for name in config.metrics.names]
+    return config.metrics.lidar_views if any(e.inputs == "views" for e in entries) else 0
 
 
 def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) -> Run:
@@ -185,6 +213,7 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
     if rank_zero_only.rank == 0:  # DDP children re-run the command while rank 0 trains
         check_output_dir(config, output_dir, resume is not None)
 
+    small_crops = SmallCrops(**OmegaConf.to_container(config.data.small_crops))
     data = build_data(
         config.data.name,
         config.data.path,
@@ -193,6 +222,9 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         augment_on=config.data.augment_on,
         download=config.data.download,
         fraction=config.data.fraction,
+        small_crops=small_crops,
+        heldout_views=_heldout_views(config, registry),
+        seed=config.seed,
     )
     datamodule = SSLDataModule(
         data,
@@ -207,11 +239,12 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         cifar_stem=config.backbone.cifar_stem,
         width=config.backbone.width,
     )
+    head = _projector_layers(config, method_cls)
     module = method_cls(
         backbone,
         feature_dim,
         data.info.num_classes,
-        num_views=config.data.num_views,
+        num_views=config.data.num_views + small_crops.num,  # every crop is a view
         projection_hidden_dim=config.projector.hidden_dim,
         projection_output_dim=config.projector.output_dim,
         optimizer=config.optimizer.name,
@@ -220,6 +253,7 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
         momentum=config.optimizer.momentum,
         scheduler=config.scheduler.name,
         warmup_epochs=config.scheduler.warmup_epochs,
+        **head,
         **method_kwargs,
     )
     if resume is not None:
@@ -229,15 +263,17 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
 
     heldout = datamodule.eval_dataloader("test")
     representation_metrics = RepresentationMetrics(
-        heldout,
+        heldout if data.test_views is None else datamodule.eval_dataloader("test_views"),
         every_n_epochs=config.metrics.every_n_epochs,
         metrics=list(config.metrics.names),
         max_batches=config.metrics.max_batches,
         registry=registry,
+        layers=list(config.metrics.layers),
     )
     clock = RunClock()
     run_callbacks = [*callbacks, clock]
     if config.metrics.enabled:
+        _check_layers(config, module)
         _check_metrics_fit(config, representation_metrics, module)
         run_callbacks.append(representation_metrics)
     spectrum_tracker = None
@@ -372,6 +408,8 @@ def _fit_and_evaluate(run: Run, start: float) -> dict[str, Any]:
         "projector_dim": config.projector.output_dim,
         "epochs": run.trainer.current_epoch,
     }
+    if config.data.small_crops.num:
+        results["small_crops"] = config.data.small_crops.num
     results.update(evaluate_backbone(run, run.module.backbone))
     history = run.representation_metrics.history
     final_epoch = run.trainer.current_epoch - 1

@@ -6,7 +6,7 @@ from lightly.loss import BarlowTwinsLoss
 from lightly.models.modules import BarlowTwinsProjectionHead
 from torch import Tensor, nn
 
-from req_plugins.lightly.methods.base import SSLMethod, check_two_views
+from req_plugins.lightly.methods.base import SSLMethod, check_two_views, projection_head
 
 
 class BarlowTwins(SSLMethod):
@@ -17,8 +17,10 @@ class BarlowTwins(SSLMethod):
     matrices all-reduced under DDP). Two views only; see ``mv_barlow_twins``.
 
     Args:
-        projection_hidden_dim, projection_output_dim: widths of the 3-layer projector.
+        projection_hidden_dim, projection_output_dim: widths of the 3-layer lightly projector.
         lambda_param: redundancy-reduction weight λ (lightly's default 5e-3).
+        projection_num_layers: ``None`` for lightly's head, else a ``ProjectionMLP`` with
+            that many linear layers (2: the thesis's 2048 → d → d projector).
         **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
     """
 
@@ -30,14 +32,19 @@ class BarlowTwins(SSLMethod):
         *,
         num_views: int = 2,
         projection_hidden_dim: int = 8192,
+        projection_num_layers: int | None = None,
         projection_output_dim: int = 8192,
         lambda_param: float = 5e-3,
         **kwargs,
     ) -> None:
         check_two_views(num_views, "barlow_twins", "mv_barlow_twins")
         super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
-        self.projection_head = BarlowTwinsProjectionHead(
-            feature_dim, projection_hidden_dim, projection_output_dim
+        self.projection_head = projection_head(
+            BarlowTwinsProjectionHead,
+            feature_dim,
+            projection_hidden_dim,
+            projection_output_dim,
+            projection_num_layers,
         )
         self.criterion = BarlowTwinsLoss(lambda_param=lambda_param, gather_distributed=True)
 

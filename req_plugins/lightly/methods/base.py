@@ -4,7 +4,8 @@ Each method file subclasses :class:`SSLMethod`, builds its projection head and
 criterion, and writes ``ssl_loss`` (the paper's loss of the projected views) or,
 when it needs more than the embeddings, its own ``training_step``. Batches are
 ``(views, targets)`` with ``views`` a list of ``m`` image tensors, as produced by
-lightly's ``MultiViewTransform``.
+lightly's ``MultiViewTransform``; with multi-crop (SwAV, Caron et al. 2020) the large
+views come first, then the small ones, and every one is a view of the loss.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
 from req_plugins._validation import check_choice
+from req_plugins.projectors import ProjectionMLP
 
 OPTIMIZERS = ("adam", "sgd", "lars")
 SCHEDULERS = ("cosine", "none")
@@ -27,7 +29,29 @@ def check_two_views(num_views: int, method: str, multi_view_method: str | None) 
     """Raise unless ``num_views == 2`` (the paper's setting of a two-view method)."""
     if num_views != 2:
         hint = f"; use {multi_view_method!r} for m > 2 views" if multi_view_method else ""
-        raise ValueError(f"`data.num_views` must be 2 for {method!r}, got {num_views}{hint}.")
+        raise ValueError(
+            f"`data.num_views` must be 2 for {method!r}, got {num_views} (small crops count "
+            f"as views){hint}."
+        )
+
+
+def projection_head(
+    lightly_head: type[nn.Module],
+    feature_dim: int,
+    hidden_dim: int,
+    output_dim: int,
+    num_layers: int | None,
+) -> nn.Module:
+    """The method's lightly head (``num_layers=None``) or a ``num_layers``-layer MLP.
+
+    ``num_layers=2`` with ``hidden_dim = output_dim = d`` is the thesis's projector
+    (2048 → d → d; Part III, Table 5's parameter counts).
+    """
+    if num_layers is None:
+        return lightly_head(feature_dim, hidden_dim, output_dim)
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
+        raise ValueError(f"`projector.num_layers` must be an integer >= 1, got {num_layers!r}.")
+    return ProjectionMLP(feature_dim, hidden_dim, output_dim, num_layers=num_layers)
 
 
 class SSLMethod(LightningModule):
@@ -38,7 +62,7 @@ class SSLMethod(LightningModule):
         feature_dim: backbone feature dimension.
         num_classes: classes of the online linear classifier (trained on detached
             features; it never changes the backbone).
-        num_views: number of augmented views per image (``m``).
+        num_views: number of augmented views per image (``m``), small crops included.
         optimizer: ``"adam"``, ``"sgd"`` or ``"lars"`` (lightly's LARS).
         lr, weight_decay, momentum: optimizer settings (momentum: SGD and LARS).
             Norm and bias parameters get no weight decay.
@@ -47,7 +71,8 @@ class SSLMethod(LightningModule):
 
     Subclasses set ``self.projection_head`` and ``self.criterion``. ``req-train``
     builds a registered method as ``cls(backbone, feature_dim, num_classes,
-    num_views=…, projection_hidden_dim=…, projection_output_dim=…, optimizer=…,
+    num_views=…, projection_hidden_dim=…, projection_output_dim=…,
+    [projection_num_layers=…, when ``projector.num_layers`` is set], optimizer=…,
     lr=…, weight_decay=…, momentum=…, scheduler=…, warmup_epochs=…, **method)``
     where ``method`` is the config's ``method`` section without ``name``; a
     third-party method accepts the same arguments (subclassing this class is the
@@ -95,10 +120,31 @@ class SSLMethod(LightningModule):
         features = self.forward(images)
         return features, self.projection_head(features)
 
+    def embed_views(self, views: list[Tensor]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Backbone features of the large views and the projections ``z_1, ..., z_m`` of all.
+
+        Consecutive views of one size go through the networks as one batch: all ``m``
+        views at once, or (multi-crop) the large views, then the small ones, as
+        solo-learn's ``multicrop_forward``; only the large views' features are returned
+        (the online classifier's, as in solo-learn).
+        """
+        groups: list[list[Tensor]] = []
+        for view in views:
+            if groups and groups[-1][0].shape[1:] == view.shape[1:]:
+                groups[-1].append(view)
+            else:
+                groups.append([view])
+        z: list[Tensor] = []
+        large_features = None
+        for group in groups:
+            features = self.forward(torch.cat(group))
+            z += self.projection_head(features).chunk(len(group))
+            large_features = features if large_features is None else large_features
+        return large_features, tuple(z)
+
     def training_step(self, batch, batch_idx: int) -> Tensor:
         views, targets = batch[0], batch[1]
-        features = self.forward(torch.cat(views))
-        z = self.projection_head(features).chunk(len(views))  # z_1, ..., z_m
+        features, z = self.embed_views(views)  # z_1, ..., z_m
         loss = self.ssl_loss(z)
         self.log_ssl_loss(loss, targets.shape[0])
         return loss + self.online_classification_loss(features, targets)

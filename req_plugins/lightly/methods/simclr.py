@@ -6,15 +6,17 @@ from lightly.loss import NTXentLoss
 from lightly.models.modules import SimCLRProjectionHead
 from torch import Tensor, nn
 
-from req_plugins.lightly.methods.base import SSLMethod, check_two_views
+from req_plugins.lightly.methods.base import SSLMethod, check_two_views, projection_head
 
 
 class SimCLR(SSLMethod):
     """SimCLR: each view must pick its partner out of the batch (InfoNCE / NT-Xent).
 
     Args:
-        projection_hidden_dim, projection_output_dim: widths of the 2-layer projector.
+        projection_hidden_dim, projection_output_dim: widths of the 2-layer lightly projector.
         temperature: softmax temperature τ (lightly's default 0.5).
+        projection_num_layers: ``None`` for lightly's head, else a ``ProjectionMLP`` with
+            that many linear layers (2: the thesis's 2048 → d → d projector).
         **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
     """
 
@@ -26,14 +28,19 @@ class SimCLR(SSLMethod):
         *,
         num_views: int = 2,
         projection_hidden_dim: int = 2048,
+        projection_num_layers: int | None = None,
         projection_output_dim: int = 128,
         temperature: float = 0.5,
         **kwargs,
     ) -> None:
         check_two_views(num_views, "simclr", None)
         super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
-        self.projection_head = SimCLRProjectionHead(
-            feature_dim, projection_hidden_dim, projection_output_dim
+        self.projection_head = projection_head(
+            SimCLRProjectionHead,
+            feature_dim,
+            projection_hidden_dim,
+            projection_output_dim,
+            projection_num_layers,
         )
         self.criterion = NTXentLoss(temperature=temperature, gather_distributed=True)
 

@@ -6,7 +6,7 @@ from lightly.loss import VICRegLoss
 from lightly.models.modules.heads import VICRegProjectionHead
 from torch import Tensor, nn
 
-from req_plugins.lightly.methods.base import SSLMethod, check_two_views
+from req_plugins.lightly.methods.base import SSLMethod, check_two_views, projection_head
 
 
 class VICReg(SSLMethod):
@@ -16,8 +16,10 @@ class VICReg(SSLMethod):
     under DDP). Two views only; see ``mv_vicreg``.
 
     Args:
-        projection_hidden_dim, projection_output_dim: widths of the 3-layer projector.
+        projection_hidden_dim, projection_output_dim: widths of the 3-layer lightly projector.
         lambda_param, mu_param, nu_param: λ, μ, ν (paper: 25, 25, 1).
+        projection_num_layers: ``None`` for lightly's head, else a ``ProjectionMLP`` with
+            that many linear layers (2: the thesis's 2048 → d → d projector).
         **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
     """
 
@@ -29,6 +31,7 @@ class VICReg(SSLMethod):
         *,
         num_views: int = 2,
         projection_hidden_dim: int = 8192,
+        projection_num_layers: int | None = None,
         projection_output_dim: int = 8192,
         lambda_param: float = 25.0,
         mu_param: float = 25.0,
@@ -37,8 +40,12 @@ class VICReg(SSLMethod):
     ) -> None:
         check_two_views(num_views, "vicreg", "mv_vicreg")
         super().__init__(backbone, feature_dim, num_classes, num_views=num_views, **kwargs)
-        self.projection_head = VICRegProjectionHead(
-            feature_dim, projection_hidden_dim, projection_output_dim
+        self.projection_head = projection_head(
+            VICRegProjectionHead,
+            feature_dim,
+            projection_hidden_dim,
+            projection_output_dim,
+            projection_num_layers,
         )
         self.criterion = VICRegLoss(
             lambda_param=lambda_param,
