@@ -51,7 +51,7 @@ DATASETS = ("digits", "cifar10", "cifar100", "stl10", "imagefolder", *SYNTHETIC)
 AUGMENT_ON = ("cpu", "device")
 #: Images per split of a synthetic stand-in: enough self-supervised images for a couple of
 #: full-size batches (they are drawn lazily), a few for the probes and metrics.
-SYNTHETIC_SIZES = {"ssl": 512, "train": 8, "test": 8}
+SYNTHETIC_SIZES = {"ssl": 512, "train": 16, "test": 16}
 
 
 @dataclass(frozen=True)

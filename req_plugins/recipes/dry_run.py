@@ -8,7 +8,7 @@ architecture, projector, optimizer and scheduler, views and the whole evaluation
 
 * the dataset is its synthetic stand-in (``synthetic_cifar10`` for ``cifar10`` …,
   :data:`req_plugins.lightly.data.SYNTHETIC`): random images of the same size,
-  channels and classes with the same splits, 8 labelled images per split;
+  channels and classes with the same splits, 16 labelled images per split (enough for α-ReQ's fit);
 * training stops after :data:`STEPS` optimizer steps (``trainer.max_steps``; the
   schedule is still the full run's), with the batch capped at :data:`CPU_BATCH`
   when no GPU is available;
