@@ -14,6 +14,7 @@ Each analysis kind reads the recipe's ``analysis`` parameters:
   accuracy over a hyperparameter sweep (α-ReQ Fig. 5).
 * ``alpha_timing`` — time to compute α against time to train a linear probe
   (α-ReQ Table 1).
+* ``layer_alpha`` — α of named intermediate layers over training (thesis Part II).
 """
 
 from __future__ import annotations
@@ -720,12 +721,20 @@ def _plot_timing(data: list[dict], names: dict[str, str], path: Path):
     plt.close(fig)
 
 
+def layer_alpha(recipe: Recipe, scale: Scale, records: list[RunRecord]) -> Analysis:
+    """α per layer over training (``req_plugins.recipes.layer_analysis``)."""
+    from req_plugins.recipes.layer_analysis import layer_alpha as analysis
+
+    return analysis(recipe, scale, records)
+
+
 ANALYSES: dict[str, Callable[[Recipe, Scale, list[RunRecord]], Analysis]] = {
     "final_metric": final_metric,
     "time_to_target": time_to_target,
     "best_over_epochs": best_over_epochs,
     "rank_correlation": rank_correlation,
     "alpha_timing": alpha_timing,
+    "layer_alpha": layer_alpha,
 }
 
 
