@@ -167,16 +167,21 @@ def test_relative_config_paths_become_absolute():
 
 
 SOLO_LEARN_ROOT = os.environ.get("SOLO_LEARN_ROOT")
-
-
-@pytest.mark.skipif(
-    not SOLO_LEARN_ROOT or not Path(SOLO_LEARN_ROOT, "main_pretrain.py").is_file(),
-    reason="set SOLO_LEARN_ROOT to a solo-learn source checkout: its main_pretrain.py is not "
-    "installed with the package",
+requires_solo_scripts = pytest.mark.skipif(
+    not SOLO_LEARN_ROOT
+    or not all(
+        Path(SOLO_LEARN_ROOT, name).is_file() for name in ("main_pretrain.py", "main_linear.py")
+    ),
+    reason="set SOLO_LEARN_ROOT to a solo-learn source checkout: its main_pretrain.py and "
+    "main_linear.py are not installed with the package",
 )
-@pytest.mark.slow
-def test_solo_main_pretrain_resolves_and_trains_the_plugin_method(tmp_path):
-    """solo-learn's unmodified main_pretrain.py, 2 large + 2 small crops: 4 views."""
+
+
+@pytest.fixture(scope="module")
+def solo_pretrained(tmp_path_factory):
+    """solo-learn's unmodified main_pretrain.py, 2 large + 2 small crops (4 views), one epoch of
+    2 steps; returns (work folder, checkpoint path, completed process)."""
+    tmp_path = tmp_path_factory.mktemp("main_pretrain")
     cfg = pretrain_cfg(
         tmp_path,
         "mv_barlow_twins",
@@ -197,7 +202,85 @@ def test_solo_main_pretrain_resolves_and_trains_the_plugin_method(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (ckpt_file,) = (tmp_path / "ckpt" / "mv_barlow_twins").glob("*/*.ckpt")
+    return tmp_path, ckpt_file
+
+
+@requires_solo_scripts
+@pytest.mark.slow
+def test_solo_main_pretrain_resolves_and_trains_the_plugin_method(solo_pretrained):
+    _, ckpt_file = solo_pretrained
     checkpoint = torch.load(ckpt_file, map_location="cpu", weights_only=False)
     assert checkpoint["global_step"] == 2
     args = json.loads(next(ckpt_file.parent.glob("args.json")).read_text())
+    assert args["method"] == "mv_barlow_twins"
     assert (args["data"]["num_large_crops"], args["data"]["num_small_crops"]) == (2, 2)
+
+
+@requires_solo_scripts
+@pytest.mark.slow
+def test_solo_main_linear_trains_a_probe_on_the_plugin_checkpoint(solo_pretrained):
+    """solo-learn's unmodified main_linear.py loads the plugin method's backbone, frozen."""
+    work, pretrained = solo_pretrained
+    # solo-learn's LinearModel logs top-5 accuracy: it needs at least 5 classes
+    images = tiny_image_folder(work / "labelled", classes=tuple("abcde"), per_class=2)
+    cfg = {
+        **HYDRA_QUIET,
+        "name": "tiny-linear",
+        "pretrained_feature_extractor": str(pretrained),
+        "pretrain_method": "mv_barlow_twins",
+        "backbone": {"name": "resnet18"},
+        "data": {
+            "dataset": "custom",
+            "train_path": str(images),
+            "val_path": str(images),
+            "format": "image_folder",
+            "num_workers": 0,
+        },
+        "optimizer": {"name": "sgd", "batch_size": 4, "lr": 0.1, "weight_decay": 0.0},
+        "scheduler": {"name": "step", "lr_decay_steps": [1]},
+        "checkpoint": {"enabled": True, "dir": str(work / "linear_ckpt"), "frequency": 1},
+        "auto_resume": {"enabled": False},
+        "performance": {"disable_channel_last": True},
+        "max_epochs": 1,
+        "devices": "1",  # as for main_pretrain.py: len(devices) scales the lr
+        "accelerator": "cpu",
+        "strategy": "auto",
+        "precision": 32,
+        "limit_train_batches": 2,
+        "limit_val_batches": 1,
+        "enable_progress_bar": False,
+    }
+    (work / "linear_configs").mkdir()
+    OmegaConf.save(cfg, work / "linear_configs" / "linear.yaml")
+    main_linear = Path(SOLO_LEARN_ROOT, "main_linear.py")
+
+    result = run_cli(
+        [
+            str(main_linear),
+            "--config-path",
+            str(work / "linear_configs"),
+            "--config-name",
+            "linear",
+        ],
+        cwd=work,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (linear_file,) = (work / "linear_ckpt" / "linear").glob("*/*.ckpt")
+    linear = torch.load(linear_file, map_location="cpu", weights_only=False)
+    assert linear["global_step"] == 2
+    pretrained_state = torch.load(pretrained, map_location="cpu", weights_only=False)["state_dict"]
+    backbone = {
+        key.removeprefix("backbone."): value
+        for key, value in pretrained_state.items()
+        if key.startswith("backbone.") and not key.startswith("backbone.fc.")
+    }
+    probed = {
+        key.removeprefix("backbone."): value
+        for key, value in linear["state_dict"].items()
+        if key.startswith("backbone.")
+    }
+    # every pretrained backbone tensor reached the probe's model, unchanged (frozen)
+    assert backbone.keys() <= probed.keys() and backbone
+    for key, value in backbone.items():
+        assert torch.equal(probed[key], value), key
+    assert linear["state_dict"]["classifier.weight"].shape == (5, 512)  # five image classes
