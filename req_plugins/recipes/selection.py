@@ -41,7 +41,7 @@ An exhaustive search runs M·H probes; the paper argues O(M log H) on average.
 
 Every file is read with ``torch.load(..., weights_only=True)``: tensors, plain
 containers and the few classes a req-train checkpoint holds
-(:data:`CHECKPOINT_CLASSES`), never arbitrary pickled objects, so a file from
+(:func:`req_plugins.recipes.model_files.safe_load`), never arbitrary pickled objects, so a file from
 elsewhere cannot run code. A file that cannot be read this way (corrupt,
 truncated, holding other pickled objects) or that holds non-finite features is
 reported by name and left out; the others are still compared. Each run's probe
@@ -53,11 +53,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import random
-import re
 import sys
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,78 +64,6 @@ if TYPE_CHECKING:  # torch is imported where it is used: req-select --help does 
     from torch import Tensor
 
 FEATURE_SUFFIX = ".features.pt"
-_FEATURE_KEYS = ("train_features", "train_targets", "test_features", "test_targets")
-
-
-class BadModelFile(ValueError):
-    """A candidate's file cannot be used; the message names it and says why."""
-
-
-def _checkpoint_classes() -> list[type]:
-    """Classes a req-train (Lightning) checkpoint pickles besides tensors and containers: the
-    hyper-parameter dict and the path-like values of Lightning's callback states."""
-    import pathlib
-
-    classes: list[type] = [pathlib.PosixPath, pathlib.WindowsPath, pathlib.PurePosixPath]
-    try:
-        from lightning_fabric.utilities.data import AttributeDict
-
-        classes.append(AttributeDict)
-    except ImportError:  # the lightly extra is not installed: feature files only
-        pass
-    return classes
-
-
-def safe_load(path: Path) -> Any:
-    """``torch.load(path, weights_only=True)`` with the checkpoint allow-list; any failure is a
-    :class:`BadModelFile` naming ``path``."""
-    import torch
-
-    try:
-        with torch.serialization.safe_globals(_checkpoint_classes()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if found:
-            raise BadModelFile(
-                f"refused {str(path)!r}: it pickles {found.group(1)}, which is neither a tensor "
-                "nor a plain container and could run code when loaded"
-            ) from None
-        detail = re.search(r"WeightsUnpickler error:\s*(.+)", str(error))
-        raise BadModelFile(
-            f"cannot read {str(path)!r}: not an intact torch file"
-            + (f" ({detail.group(1).strip()})" if detail else "")
-        ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
-        raise BadModelFile(
-            f"cannot read {str(path)!r}: not an intact torch file ({str(error).splitlines()[0]})"
-        ) from None
-
-
-def _check_features(path: Path, features: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    import torch
-
-    train_x, train_y, test_x, test_y = features
-    for key, value in zip(_FEATURE_KEYS, features, strict=True):
-        if not isinstance(value, torch.Tensor):
-            raise BadModelFile(
-                f"{str(path)!r}: `{key}` must be a tensor, got {type(value).__name__}."
-            )
-    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
-        raise BadModelFile(
-            f"{str(path)!r}: features must be 2-D with one width, got train "
-            f"{tuple(train_x.shape)} and test {tuple(test_x.shape)}."
-        )
-    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
-        raise BadModelFile(f"{str(path)!r}: features and targets differ in length.")
-    for key, value in (("train_features", train_x), ("test_features", test_x)):
-        bad = int((~torch.isfinite(value)).any(dim=1).sum())
-        if bad:
-            raise BadModelFile(
-                f"{str(path)!r}: {bad} of {len(value)} rows of `{key}` hold NaN or infinite "
-                "values (a diverged model?)."
-            )
-    return features
 
 
 @dataclass
@@ -270,18 +195,6 @@ def find_candidates(root: str | Path) -> list[Candidate]:
     return candidates
 
 
-def _load_feature_file(path: Path) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    data = safe_load(path)
-    if not isinstance(data, dict):
-        raise BadModelFile(f"feature file {str(path)!r} must hold a dict, got {type(data)}.")
-    missing = [key for key in _FEATURE_KEYS if key not in data]
-    if missing:
-        raise BadModelFile(
-            f"feature file {str(path)!r} lacks {missing}; needs {list(_FEATURE_KEYS)}."
-        )
-    return _check_features(path, tuple(data[key] for key in _FEATURE_KEYS))
-
-
 def _run_features(candidate: Candidate, data_path: str | None, device: str):
     """Rebuild a req-train run from its config, load its checkpoint, extract backbone features."""
     from req_plugins.lightly.config import load_config
@@ -299,6 +212,8 @@ def _run_features(candidate: Candidate, data_path: str | None, device: str):
     ]
     if data_path is not None:
         overrides.append(f"data.path={data_path}")
+    from req_plugins.recipes.model_files import BadModelFile, check_features, safe_load
+
     state = safe_load(candidate.checkpoint)  # before building anything from the folder
     if not isinstance(state, dict) or "state_dict" not in state:
         raise BadModelFile(f"{str(candidate.checkpoint)!r} is not a Lightning checkpoint.")
@@ -313,7 +228,7 @@ def _run_features(candidate: Candidate, data_path: str | None, device: str):
     module = run.module.to(device)
     train = extract_features(module, run.datamodule.eval_dataloader("train"))
     test = extract_features(module, run.datamodule.eval_dataloader("test"))
-    return _check_features(candidate.checkpoint, (*train, *test)), run.config
+    return check_features(candidate.checkpoint, (*train, *test)), run.config
 
 
 class CandidateScorer:
@@ -345,7 +260,9 @@ class CandidateScorer:
         candidate = self.candidates[name]
         if candidate.features is None:
             if candidate.kind == "features":
-                candidate.features = _load_feature_file(candidate.path)
+                from req_plugins.recipes.model_files import load_feature_file
+
+                candidate.features = load_feature_file(candidate.path)
             else:
                 candidate.features, candidate.config = _run_features(
                     candidate, self.data_path, self.device
@@ -383,6 +300,8 @@ class CandidateScorer:
     def usable(self, log=print) -> list[str]:
         """Load every candidate's features; report each unusable one (by name) and leave it
         out; return the names of the others."""
+        from req_plugins.recipes.model_files import BadModelFile
+
         names = []
         for name in self.candidates:
             try:
