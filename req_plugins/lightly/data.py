@@ -14,6 +14,10 @@ With ``augment_on="device"`` the loader yields each image once, as a ``uint8``
 tensor, and :class:`SSLDataModule` makes its ``m`` views on the training device
 after the batch is transferred, with kornia's batched augmentations
 (:mod:`req_plugins.lightly.augmentation`), seeded from the batch's sample seeds.
+
+Multi-crop (SwAV, Caron et al. 2020; :class:`SmallCrops`): after the ``m`` large
+views come ``k`` small ones, smaller crops of a smaller part of the image; a batch's
+views are then ``m`` tensors of the large size followed by ``k`` of the small size.
 """
 
 from __future__ import annotations
@@ -112,6 +116,32 @@ _INFO = {
 }
 _INFO.update({name: _INFO[real] for name, real in SYNTHETIC.items()})
 _INFO["synthetic_imagenet100"] = DatasetInfo(100, 224, 3, IMAGENET_NORMALIZE)
+
+
+@dataclass(frozen=True)
+class SmallCrops:
+    """SwAV's small crops (Caron et al. 2020): ``num`` extra views per image, each a
+    ``size`` × ``size`` crop of a random box covering a ``scale`` = (min, max) fraction of
+    the image, with the large views' other augmentations. ``num=0``: none."""
+
+    num: int = 0
+    size: int = 32
+    scale: tuple[float, float] = (0.05, 0.14)
+
+    def __post_init__(self) -> None:
+        for name, low in (("num", 0), ("size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"`data.small_crops.{name}` must be an integer >= {low}, got {value!r}."
+                )
+        scale = tuple(self.scale)
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(
+                "`data.small_crops.scale` must be [min, max] with 0 < min <= max <= 1, got "
+                f"{list(self.scale)!r}."
+            )
+        object.__setattr__(self, "scale", (float(scale[0]), float(scale[1])))
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -355,22 +385,78 @@ def _augmentation_kwargs(info: DatasetInfo, augmentation: dict[str, Any]) -> dic
     return kwargs
 
 
-def view_transform(info: DatasetInfo, num_views: int, augmentation: dict[str, Any]):
+def _small_crop_kwargs(kwargs: dict[str, Any], small_crops: SmallCrops) -> dict[str, Any]:
+    return {**kwargs, "input_size": small_crops.size, "min_scale": small_crops.scale[0]}
+
+
+def view_transform(
+    info: DatasetInfo,
+    num_views: int,
+    augmentation: dict[str, Any],
+    small_crops: SmallCrops | None = None,
+):
     """lightly's ``MultiViewTransform`` of ``num_views`` SimCLR-style view transforms.
 
     ``augmentation`` overrides the dataset's defaults; keys are the arguments of
     ``lightly.transforms.SimCLRViewTransform`` (unknown keys raise listing them).
+    ``small_crops`` appends its ``num`` small views (same augmentations, smaller crops).
     """
     kwargs = _augmentation_kwargs(info, augmentation)
-    return MultiViewTransform([SimCLRViewTransform(**kwargs) for _ in range(num_views)])
+    views = [SimCLRViewTransform(**kwargs) for _ in range(num_views)]
+    for _ in range(small_crops.num if small_crops else 0):
+        small = SimCLRViewTransform(**_small_crop_kwargs(kwargs, small_crops))
+        # lightly's crop always reaches scale 1; a small crop's box is at most scale[1].
+        small.transform.transforms[0].scale = small_crops.scale
+        views.append(small)
+    return MultiViewTransform(views)
 
 
-def device_view_augmentation(info: DatasetInfo, num_views: int, augmentation: dict[str, Any]):
+def device_view_augmentation(
+    info: DatasetInfo,
+    num_views: int,
+    augmentation: dict[str, Any],
+    small_crops: SmallCrops | None = None,
+):
     """The batched twin of :func:`view_transform` (same keys and defaults), run on the device."""
     from req_plugins.lightly.augmentation import MultiViewAugmentation, ViewAugmentation
 
-    view = ViewAugmentation(**_augmentation_kwargs(info, augmentation))
-    return MultiViewAugmentation(view, num_views)
+    kwargs = _augmentation_kwargs(info, augmentation)
+    if not small_crops or not small_crops.num:
+        return MultiViewAugmentation(ViewAugmentation(**kwargs), num_views)
+    small = ViewAugmentation(
+        **_small_crop_kwargs(kwargs, small_crops), max_scale=small_crops.scale[1]
+    )
+    return MultiViewAugmentation(ViewAugmentation(**kwargs), num_views, small, small_crops.num)
+
+
+#: Epoch number of the held-out views' seeds (training epochs never reach it).
+HELDOUT_EPOCH = 2**32 - 1
+
+
+class HeldOutViews(Dataset):
+    """Held-out images as ``(views, target)`` for ``views`` metrics (LiDAR).
+
+    ``views[0]`` is the image under ``evaluation`` (what the other metrics measure, so
+    their values do not change), ``views[1:]`` are ``augmentation``'s views, drawn under a
+    seed that depends only on ``(seed, index)``: every measurement sees the same views.
+    """
+
+    def __init__(
+        self, dataset: Dataset, evaluation, augmentation: MultiViewTransform, seed: int
+    ) -> None:
+        self.dataset = dataset
+        self.evaluation = evaluation
+        self.augmentation = augmentation
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        image, target = self.dataset[index]
+        with _seeded_rng(sample_seed(self.seed, HELDOUT_EPOCH, index)):
+            views = self.augmentation(image)
+        return [self.evaluation(image), *views], target
 
 
 def eval_transform(info: DatasetInfo):
@@ -396,6 +482,7 @@ class SSLData:
     train: Dataset  # labelled training split, evaluation transform (probes, kNN bank)
     test: Dataset  # held-out split, evaluation transform (probes, metrics)
     device_augmentation: torch.nn.Module | None = None
+    test_views: HeldOutViews | None = None  # held-out split, m views (`views` metrics)
 
 
 def build_data(
@@ -407,6 +494,9 @@ def build_data(
     download: bool = False,
     fraction: float = 1.0,
     augment_on: str = "cpu",
+    small_crops: SmallCrops | None = None,
+    heldout_views: int = 0,
+    seed: int = 0,
 ) -> SSLData:
     """Build the datasets of a run; bad names or paths raise ``ValueError`` before training.
 
@@ -414,6 +504,9 @@ def build_data(
     training set (the thesis's data-fraction experiments); evaluation always
     uses the full labelled splits. ``augment_on`` is ``"cpu"`` (lightly's PIL
     pipeline in the loader) or ``"device"`` (kornia, batched, on the training device).
+    ``small_crops`` adds SwAV's small views. ``heldout_views`` >= 2 also builds
+    :attr:`SSLData.test_views` (:class:`HeldOutViews`: the image and ``heldout_views - 1``
+    training augmentations of the large views, seeded by ``seed``).
     """
     info = dataset_info(name)
     check_choice(augment_on, "data.augment_on", AUGMENT_ON)
@@ -421,8 +514,11 @@ def build_data(
         raise ValueError(f"`data.num_views` must be an integer >= 2, got {num_views!r}.")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"`data.fraction` must be in (0, 1], got {fraction!r}.")
+    if heldout_views and (isinstance(heldout_views, bool) or heldout_views < 2):
+        raise ValueError(f"`metrics.lidar_views` must be an integer >= 2, got {heldout_views!r}.")
     augmentation = dict(augmentation or {})
-    views = view_transform(info, num_views, augmentation)  # validates `augmentation` either way
+    # validates `augmentation` either way
+    views = view_transform(info, num_views, augmentation, small_crops)
     evaluation = eval_transform(info)
     ssl = _raw_dataset(name, path, "ssl", download)
     if fraction < 1.0:
@@ -430,6 +526,11 @@ def build_data(
         ssl = Subset(ssl, keep[: max(1, round(fraction * len(ssl)))].tolist())
     train = _raw_dataset(name, path, "train", download, evaluation)
     test = _raw_dataset(name, path, "test", download, evaluation)
+    test_views = None
+    if heldout_views:
+        augment = view_transform(info, heldout_views - 1, augmentation)
+        raw_test = _raw_dataset(name, path, "test", download)
+        test_views = HeldOutViews(raw_test, evaluation, augment, seed)
     if name == "imagefolder":
         info = DatasetInfo(len(train.classes), info.image_size, 3, info.normalize)
     if augment_on == "device":
@@ -440,9 +541,10 @@ def build_data(
             ImageTensorDataset(ssl, load_size),
             train,
             test,
-            device_view_augmentation(info, num_views, augmentation),
+            device_view_augmentation(info, num_views, augmentation, small_crops),
+            test_views,
         )
-    return SSLData(info, MultiViewDataset(ssl, views), train, test)
+    return SSLData(info, MultiViewDataset(ssl, views), train, test, test_views=test_views)
 
 
 class SSLDataModule(LightningDataModule):
@@ -543,6 +645,12 @@ class SSLDataModule(LightningDataModule):
         return self._loader(self.data.test, self._per_device_batch_size(), sampler)
 
     def eval_dataloader(self, split: str) -> DataLoader:
-        """Unshuffled loader of the labelled ``"train"`` or ``"test"`` split (one process)."""
-        check_choice(split, "split", ("train", "test"))
-        return self._loader(getattr(self.data, split), self.batch_size)
+        """Unshuffled loader of the labelled ``"train"`` or ``"test"`` split (one process).
+
+        ``"test_views"``: the held-out split as ``(views, targets)`` (:class:`HeldOutViews`).
+        """
+        check_choice(split, "split", ("train", "test", "test_views"))
+        dataset = getattr(self.data, split)
+        if dataset is None:
+            raise ValueError("no held-out views: build the data with `heldout_views` >= 2.")
+        return self._loader(dataset, self.batch_size)

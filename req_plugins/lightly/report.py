@@ -107,18 +107,23 @@ def format_results(results: dict[str, Any]) -> str:
         "repr/backbone_effective_rank": "effective rank, backbone",
         "repr/embedding_effective_rank": "effective rank, embeddings",
         "repr/mutual_information": "I(R;Z)",
+        "repr/backbone_lidar": "LiDAR, backbone",
+        "repr/embedding_lidar": "LiDAR, embeddings",
+        "repr/backbone_uniformity": "uniformity, backbone",
+        "repr/embedding_uniformity": "uniformity, embeddings",
         "train_time_s": "training wall time (s)",
         "total_time_s": "total wall time (s)",
     }
+    small = f" + {results['small_crops']} small crops" if results.get("small_crops") else ""
     rows = [
         (
             "method",
-            f"{results['method']} ({results['num_views']} views, "
+            f"{results['method']} ({results['num_views']} views{small}, "
             f"projector d={results['projector_dim']}, {results['epochs']} epochs)",
         )
     ]
     for key, value in results.items():
-        if key in ("method", "num_views", "projector_dim", "epochs", "plots"):
+        if key in ("method", "num_views", "small_crops", "projector_dim", "epochs", "plots"):
             continue
         text = (
             f"{value:.4f}"

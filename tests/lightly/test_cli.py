@@ -162,9 +162,10 @@ def test_show_config_and_quickstart_config(capsys):
     out = capsys.readouterr().out
     assert "name: cifar10" in out and "path: /data/c10" in out and "name: resnet18" in out
     assert main(["no_such_recipe"]) == 2
-    assert "no bundled config 'no_such_recipe'; available: cifar10_mv_barlow_twins, quickstart" in (
-        capsys.readouterr().err
-    )
+    assert (
+        "no bundled config 'no_such_recipe'; available: cifar10_mv_barlow_twins, quickstart, "
+        "stl10_mv_barlow_twins_2x64_2x32, stl10_mv_barlow_twins_2x64_6x32"
+    ) in capsys.readouterr().err
 
 
 def test_full_run_writes_checkpoints_logs_plots_and_results(capsys, tmp_path, config_file):
