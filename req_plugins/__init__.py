@@ -38,7 +38,7 @@ _EXPORTS = {
         "MatrixMutualInformation",
         "Uniformity",
     ),
-    "req_plugins.projectors": ("ProjectionMLP", "beta_for_dim"),
+    "req_plugins.projectors": ("ProjectionMLP", "beta_for_dim", "beta_for_views"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -58,28 +58,4 @@ def __dir__() -> list[str]:
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AdaDimController",
-    "AdaDimLoss",
-    "AlphaFit",
-    "AlphaMetric",
-    "AlphaReQ",
-    "EffectiveRank",
-    "LiDAR",
-    "MatrixMutualInformation",
-    "MultiViewBarlowTwinsLoss",
-    "MultiViewVICRegLoss",
-    "NTXentLoss",
-    "ProjectionMLP",
-    "Uniformity",
-    "alpha_req",
-    "beta_for_dim",
-    "cumulative_explained_variance",
-    "effective_rank",
-    "eigenspectrum",
-    "lidar",
-    "matrix_mutual_information",
-    "num_eigenvalues_above",
-    "renyi_entropy",
-    "uniformity",
-]
+__all__ = sorted(_MODULE_OF)
