@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from req_plugins.lightly.run_io import RunClock
-from req_plugins.lightly.schema import ConfigError, model_keys
+from req_plugins.lightly.schema import ConfigError, key_default, model_keys
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
@@ -90,7 +90,9 @@ def check_same_run(config: DictConfig, output_dir: Path) -> None:
     saved = OmegaConf.load(saved_path)
     changed = []
     for dotted in model_keys():
-        before, now = (OmegaConf.select(c, dotted, default=None) for c in (saved, config))
+        # A key newer than the saved config takes its default (what the run had then).
+        before = OmegaConf.select(saved, dotted, default=key_default(dotted))
+        now = OmegaConf.select(config, dotted, default=None)
         before, now = (
             OmegaConf.to_container(v) if OmegaConf.is_config(v) else v for v in (before, now)
         )

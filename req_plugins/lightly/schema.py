@@ -25,7 +25,15 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TrainConfig", "ConfigError", "check_values", "describe", "model_keys", "key"]
+__all__ = [
+    "TrainConfig",
+    "ConfigError",
+    "check_values",
+    "describe",
+    "key",
+    "key_default",
+    "model_keys",
+]
 
 
 class ConfigError(ValueError):
@@ -226,6 +234,15 @@ def model_keys() -> list[str]:
     return [dotted for dotted, spec, _ in _leaves() if spec.metadata.get("model")]
 
 
+def key_default(dotted: str) -> Any:
+    """The schema's default of ``dotted`` (what a config written before the key existed meant)."""
+    return _default(next(spec for name, spec, _ in _leaves() if name == dotted))
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    return spec.default if spec.default_factory is dataclasses.MISSING else spec.default_factory()
+
+
 def _choices(rule: tuple | str) -> tuple:
     if isinstance(rule, str):  # owned by the module that builds the object: imported lazily
         module, name = rule.split(":")
@@ -335,9 +352,7 @@ def describe() -> str:
     """Every key as a Markdown table: key, type, default, allowed values, meaning."""
     rows = [("key", "type", "default", "allowed", "meaning"), ("---",) * 5]
     for dotted, spec, hint in _leaves():
-        default = (
-            spec.default if spec.default_factory is dataclasses.MISSING else spec.default_factory()
-        )
+        default = _default(spec)
         meaning = spec.metadata.get("help", "")
         if spec.metadata.get("model"):
             meaning = (meaning + "; " if meaning else "") + "fixed for a resume"

@@ -192,3 +192,16 @@ def test_small_crops_num_is_fixed_for_a_resume_and_scale_is_checked_at_load():
     assert "data.small_crops.num" in model_keys()
     with pytest.raises(ConfigError):
         load_config(None, ["data.small_crops.scale=[0.5,0.4]"])
+
+
+def test_run_folders_written_before_small_crops_existed_still_resume(tmp_path):
+    from omegaconf import OmegaConf
+
+    from req_plugins.lightly.resume import check_same_run
+
+    old = OmegaConf.to_container(load_config(None, []))
+    del old["data"]["small_crops"]  # a config.yaml from before the key
+    (tmp_path / "config.yaml").write_text(OmegaConf.to_yaml(old))
+    check_same_run(load_config(None, []), tmp_path)  # no small crops then, none now
+    with pytest.raises(ConfigError, match=r"`data.small_crops.num` 0 -> 2"):
+        check_same_run(load_config(None, ["data.small_crops.num=2"]), tmp_path)
