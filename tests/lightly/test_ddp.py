@@ -85,6 +85,8 @@ def test_ddp_run_logs_the_metrics_of_one_process(tmp_path):
     assert single.keys() == ranks[0]["logged"].keys()
     for key, value in single.items():
         assert ranks[0]["logged"][key] == pytest.approx(value, rel=1e-5), key
-        assert ranks[0]["results"][key] == pytest.approx(value, rel=1e-9), key
+        # float64 sums added in another order (two shards): alpha's fit over small eigenvalues
+        # amplifies the last-bit differences to a few 1e-9.
+        assert ranks[0]["results"][key] == pytest.approx(value, rel=1e-7), key
     assert (output_dir / "logs" / "metrics.csv").is_file()
     assert not (tmp_path / "single").exists()
