@@ -329,7 +329,9 @@ def test_online_metrics_equal_the_metrics_of_the_training_embeddings(namespace, 
 
     module, pl = _tiny_module(namespace)
     seen = _Seen(module)
-    online = OnlineRepresentationMetrics(metrics=("alpha", "effective_rank", "mutual_information"))
+    online = OnlineRepresentationMetrics(
+        metrics=("alpha", "effective_rank", "mutual_information"), every_n_steps=1
+    )
     # A held-out callback in the same Trainer: its eval-mode passes must not count.
     heldout = RepresentationMetrics(_loader(100, 50, seed=1), every_n_epochs=1)
     logger = importlib.import_module(f"{namespace}.loggers").CSVLogger(
@@ -415,7 +417,9 @@ def test_online_metrics_steps_do_not_synchronise_the_host():
 
     module, _ = _tiny_module("lightning.pytorch")
     module = module.cuda()
-    online = OnlineRepresentationMetrics(metrics=("alpha", "effective_rank", "mutual_information"))
+    online = OnlineRepresentationMetrics(
+        metrics=("alpha", "effective_rank", "mutual_information"), every_n_steps=1
+    )
     online.attach(module)
     online.begin_epoch()
     images = torch.randn(64, 1, 8, 8, device="cuda")
