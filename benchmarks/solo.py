@@ -12,7 +12,7 @@ alternate (ABBA) in ``--rounds`` rounds; the ratio is the median of the per-roun
 of median step times, which keeps machine drift out of it. The loss alone
 (forward + backward) is timed too.
 
-Needs solo-learn (see the README); prints a note and exits 0 without it.
+Needs solo-learn (see docs/solo-learn.md); prints a note and exits 0 without it.
 
 Run:  python benchmarks/solo.py [--batch-size 32] [--steps 4] [--rounds 6] [--device cpu]
 """

@@ -25,7 +25,7 @@ LIGHTLY_EXTRA_MODULES = (
     "sklearn",
     "matplotlib",
 )
-_SOLO_HINT = "install solo-learn as the README's 'solo-learn' section says"
+_SOLO_HINT = "install solo-learn as docs/solo-learn.md says"
 _LIGHTLY_HINT = 'install the lightly extra: pip install ".[lightly]" in the repository'
 
 

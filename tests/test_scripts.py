@@ -102,7 +102,7 @@ def test_req_solo_pretrain_without_solo_learn_is_one_line(tmp_path):
     result = run_script("req-solo-pretrain", args, tmp_path, block=("solo",))
     line = _one_line_error(result, "req-solo-pretrain")
     assert "needs solo-learn >= 1.0.6, which is not installed" in line
-    assert "README's 'solo-learn' section" in line
+    assert "docs/solo-learn.md" in line
 
 
 def test_req_solo_pretrain_without_a_config_name_is_a_usage_error(tmp_path):

@@ -7,7 +7,7 @@ ADDING A KEY is one line in its section's dataclass below, e.g. in :class:`DataC
 Nothing else needs to change: :func:`req_plugins.lightly.config.load_config` merges
 YAML files and overrides onto these dataclasses (OmegaConf structured configs, which
 check the types), :func:`check_values` then checks every key's rule and the
-cross-field rules, ``req-train --show-config --describe`` and the README table print
+cross-field rules, ``req-train --show-config --describe`` prints
 :func:`describe`, and ``model=True`` makes a key part of what a resume may not change.
 
 Rules a key can carry: ``ge``/``gt``/``le``/``lt`` (numbers), ``choices`` (a tuple, or

@@ -7,7 +7,7 @@ anything is written (:class:`ConfigError`); only then does :func:`train` lock th
 output folder, train, evaluate and plot. A failure after that is a training failure
 and propagates with its traceback.
 
-Output folder (the run-folder contract is stated in the README)::
+Output folder (the run-folder contract is stated in docs/training.md)::
 
     .lock                held (flock) by the live run; names its pid
     config.yaml          the resolved config of the run

@@ -17,7 +17,7 @@ _HOW_TO_INSTALL = (
     "(its setup.py needs pkg_resources, hence the setuptools pin):\n"
     '    pip install "setuptools<81"\n'
     "    pip install --no-build-isolation git+https://github.com/vturrisi/solo-learn.git\n"
-    "See the 'solo-learn' section of the req_plugins README."
+    "See docs/solo-learn.md in the req_plugins repository."
 )
 
 
