@@ -77,12 +77,17 @@ def test_full_scale_dry_run(name, tmp_path, monkeypatch, capsys):
     if recipe.kind == "stepwise":
         assert "stepwise model integrated" in out
         return
-    arms = recipe.scale("full", seeds=1).arms
+    scale = recipe.scale("full", seeds=1)
+    arms = scale.arms
     lines = [line for line in out.splitlines() if re.match(r"\[\d+/\d+\] ", line)]
     assert len(lines) == len(arms)
     trained = [line for line in lines if f": {STEPS} steps, knn_top1 " in line]
     built = [line for line in lines if "built; trains as" in line]
     assert trained and len(trained) + len(built) == len(arms)
+    configs = [run_config(recipe, spec, Path("run"), "/data")[0] for spec in recipe.runs(scale)]
+    linear = {config["eval"].get("linear", True) for config in configs}
+    assert len(linear) == 1  # every arm of a recipe evaluates the same way
     for line in trained:
-        assert "linear_top1" in line and "repr/embedding_uniformity" in line
+        assert ("linear_top1" in line) == next(iter(linear))
+        assert "repr/embedding_uniformity" in line
     assert f"dry run: {len(arms)} arm(s)" in out
