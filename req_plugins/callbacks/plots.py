@@ -1,4 +1,4 @@
-"""PNG figures of the representation metrics (matplotlib, Agg backend).
+"""PNG figures of the representation metrics (matplotlib figures; the backend is left alone).
 
 * :func:`plot_eigenspectrum` — normalised covariance eigenvalues on log-log axes
   with the fitted power law ``λ_k ∝ k^-α`` over the α-ReQ fit range.
@@ -16,15 +16,7 @@ import torch
 from torch import Tensor
 
 from req_plugins.functional import alpha_from_eigenvalues
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from req_plugins.plotting import new_figure, save_figure
 
 
 def _power_law_line(eigenvalues: Tensor, alpha: Tensor, fit_range: tuple[int, int]):
@@ -54,8 +46,8 @@ def plot_eigenspectrum(
     fit of :func:`req_plugins.functional.alpha_from_eigenvalues` over ``fit_range``,
     and α is given in the legend.
     """
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(5.5, 4.0))
+    figure = new_figure(figsize=(5.5, 4.0))
+    axes = figure.subplots()
     for label, eigenvalues in spectra.items():
         values = eigenvalues.detach().to(torch.float64).cpu()
         values = values / values.sum()
@@ -69,7 +61,7 @@ def plot_eigenspectrum(
     axes.set_ylabel("normalised eigenvalue λ_k")
     axes.set_title(title)
     axes.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_metric_trajectories(
@@ -78,15 +70,15 @@ def plot_metric_trajectories(
     """One panel per metric of a :class:`RepresentationMetrics` history, against ``x``."""
     if not history:
         raise ValueError("`history` is empty: nothing to plot.")
-    plt = _pyplot()
     keys = [key for key in history[0] if key not in ("epoch", "step")]
-    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.0), squeeze=False)
+    figure = new_figure(figsize=(3.2 * len(keys), 3.0))
+    axes = figure.subplots(1, len(keys), squeeze=False)
     xs = [entry[x] + (1 if x == "epoch" else 0) for entry in history]
     for axis, key in zip(axes[0], keys, strict=True):
         axis.plot(xs, [entry[key] for entry in history], marker="o")
         axis.set_title(key, fontsize=9)
         axis.set_xlabel(x)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_eigenvalue_trajectories(
@@ -95,11 +87,13 @@ def plot_eigenvalue_trajectories(
     """Top eigenvalues of a :class:`SpectrumTracker` history against the training step (log y)."""
     if not history:
         raise ValueError("`history` is empty: nothing to plot.")
-    plt = _pyplot()
+    from matplotlib import colormaps
+
     steps = [entry["step"] for entry in history]
     values = torch.tensor([entry["eigenvalues"] for entry in history], dtype=torch.float64)
-    figure, axes = plt.subplots(figsize=(5.5, 4.0))
-    colors = plt.cm.viridis(torch.linspace(0, 1, values.shape[1]).numpy())
+    figure = new_figure(figsize=(5.5, 4.0))
+    axes = figure.subplots()
+    colors = colormaps["viridis"](torch.linspace(0, 1, values.shape[1]).numpy())
     for k in range(values.shape[1]):
         axes.plot(steps, values[:, k].clamp_min(1e-12), color=colors[k], label=f"λ_{k + 1}")
     axes.set_yscale("log")
@@ -108,15 +102,4 @@ def plot_eigenvalue_trajectories(
     axes.set_title(title)
     if values.shape[1] <= 8:
         axes.legend(fontsize=7)
-    return _save(figure, path)
-
-
-def _save(figure, path: str | Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import datetime
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-from req_plugins.recipes.analyses import Analysis, Table
+from req_plugins.recipes.analyses.types import Analysis, Table
 from req_plugins.recipes.identity import Superseded
 from req_plugins.recipes.recipe import Recipe, Scale
 from req_plugins.recipes.runner import RunRecord
@@ -105,7 +104,7 @@ def write_report(
     )
     plot_paths = []
     for name, draw in analysis.plots.items():
-        _draw_atomically(draw, plots_dir / name)
+        draw(plots_dir / name)  # each plot is saved atomically (req_plugins.plotting)
         plot_paths.append(plots_dir / name)
 
     paper = recipe.paper
@@ -163,13 +162,3 @@ def write_report(
     report = out_dir / "report.md"
     atomic_write_text(report, "\n".join(lines))
     return report
-
-
-def _draw_atomically(draw, path: Path) -> None:
-    """Draw a plot into a temporary file beside ``path``, then rename it over ``path``."""
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        draw(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

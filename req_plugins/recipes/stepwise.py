@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from req_plugins._validation import check_choice, check_int, check_number
+from req_plugins.plotting import new_figure, save_figure
 
 INTEGRATORS = ("rk4", "euler")
 
@@ -274,12 +275,9 @@ def run_stepwise(
 
 
 def plot_stepwise(result: StepwiseResult, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    """Closed form against the integrated flow per init, and the relative error over time."""
+    fig = new_figure(figsize=(15, 4.2))
+    axes = fig.subplots(1, 3)
     for ax, run in zip(axes[:2], (result.aligned, result.small_init), strict=True):
         every = max(1, len(run.times) // 60)
         for j in range(run.measured.shape[1]):
@@ -312,15 +310,12 @@ def plot_stepwise(result: StepwiseResult, path: Path) -> Path:
     axes[2].set_ylabel("max_j relative error")
     axes[2].legend(fontsize=7)
     axes[2].grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def stepwise_analysis(recipe, scale, result: StepwiseResult):
     """Paper (closed form, Eq. 10) vs ours (integrated gradient flow) per mode."""
-    from req_plugins.recipes.analyses import Analysis, Table
+    from req_plugins.recipes.analyses.types import Analysis, Table
 
     rows, data = [], []
     for run in (result.aligned, result.small_init):

@@ -8,7 +8,9 @@ import math
 import pytest
 from scipy import stats
 
-from req_plugins.recipes.analyses import Stat, analyse, spearman
+from req_plugins.recipes.analyses import analyse
+from req_plugins.recipes.analyses.correlation import spearman
+from req_plugins.recipes.analyses.types import Stat
 from req_plugins.recipes.recipe import load_recipe
 from req_plugins.recipes.report import write_report
 from req_plugins.recipes.runner import RunRecord

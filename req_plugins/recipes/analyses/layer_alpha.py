@@ -1,4 +1,4 @@
-"""α per layer over training (thesis Part II: α across the layers of a network).
+"""``layer_alpha``: α per layer over training (thesis Part II: α across a network's layers).
 
 Reads the ``repr/<layer>_alpha`` values that ``RepresentationMetrics(layers=...)``
 (req-train's ``metrics.layers``) logged to each run's ``logs/metrics.csv``, plus
@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 
 from req_plugins.callbacks.layers import layer_key
-from req_plugins.recipes.analyses import Analysis, Stat, Table, _pyplot
+from req_plugins.plotting import new_figure, save_figure
+from req_plugins.recipes.analyses.types import Analysis, Stat, Table
 from req_plugins.recipes.recipe import Recipe, Scale
 from req_plugins.recipes.runner import RunRecord
 
@@ -77,8 +78,8 @@ def layer_alpha(recipe: Recipe, scale: Scale, records: list[RunRecord]) -> Analy
 
 
 def _plot(runs: list[dict[str, list[tuple]]], path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig = new_figure(figsize=(6.5, 4.2))
+    ax = fig.subplots()
     for index, label in enumerate(runs[0]):
         for seed, run in enumerate(runs):
             epochs, values = zip(*run[label], strict=True)
@@ -98,6 +99,4 @@ def _plot(runs: list[dict[str, list[tuple]]], path: Path) -> None:
     if any(math.isfinite(v) for run in runs for pts in run.values() for _, v in pts):
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
