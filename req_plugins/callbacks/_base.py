@@ -35,13 +35,6 @@ class DualCallback(*_callback_classes()):
     """Base of the callbacks here: a ``Callback`` of each installed Lightning namespace."""
 
 
-def distributed_world() -> tuple[int, int]:
-    """``(world_size, rank)`` of the default process group, ``(1, 0)`` without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
-
-
 def broadcast_buffers(module: nn.Module) -> None:
     """Copy rank 0's buffers (BatchNorm running statistics) to every process.
 
@@ -70,18 +63,3 @@ def default_embed(pl_module: nn.Module, images: torch.Tensor) -> tuple[torch.Ten
             "pass `embed_fn=lambda module, images: (features, embeddings)` to the callback."
         )
     return features, head(features)
-
-
-class eval_mode:
-    """Context manager: put every submodule in eval mode, restore each one's mode after."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-
-    def __enter__(self) -> None:
-        self.modes = {m: m.training for m in self.module.modules()}
-        self.module.eval()
-
-    def __exit__(self, *exc) -> None:
-        for m, training in self.modes.items():
-            m.train(training)

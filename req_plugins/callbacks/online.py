@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from req_plugins._validation import check_int
 from req_plugins.callbacks.representation import SPACES, RepresentationMetrics
 
 HEADS = ("projection_head", "projector")  # lightly's and solo-learn's name of the projector
@@ -88,8 +89,7 @@ class OnlineRepresentationMetrics(RepresentationMetrics):
                 "views of each image grouped); use RepresentationMetrics on a held-out "
                 "multi-view loader for them."
             )
-        if not isinstance(every_n_steps, int) or every_n_steps < 1:
-            raise ValueError(f"`every_n_steps` must be an integer >= 1, got {every_n_steps!r}.")
+        check_int(every_n_steps, "every_n_steps", min_value=1)
         spaces = tuple(spaces)
         if not spaces or any(space not in SPACES for space in spaces):
             raise ValueError(f"`spaces` must be a non-empty subset of {SPACES}, got {spaces!r}.")

@@ -9,14 +9,11 @@ import torch
 from torch import Tensor
 from torchmetrics import MetricCollection
 
-from req_plugins.callbacks._base import (
-    DualCallback,
-    broadcast_buffers,
-    default_embed,
-    distributed_world,
-    eval_mode,
-)
+from req_plugins import distributed
+from req_plugins._validation import check_int
+from req_plugins.callbacks._base import DualCallback, broadcast_buffers, default_embed
 from req_plugins.callbacks.layers import LayerOutputs, layer_key
+from req_plugins.modes import eval_mode
 
 EmbedFn = Callable[[Any, Tensor], tuple[Tensor, Tensor]]
 SPACES = ("backbone", "embedding")
@@ -89,10 +86,9 @@ class RepresentationMetrics(DualCallback):
         registry=None,
         layers: Sequence[str] = (),
     ) -> None:
-        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ValueError(f"`every_n_epochs` must be an integer >= 1, got {every_n_epochs!r}.")
-        if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
-            raise ValueError(f"`max_batches` must be None or an integer >= 1, got {max_batches!r}.")
+        check_int(every_n_epochs, "every_n_epochs", min_value=1)
+        if max_batches is not None:
+            check_int(max_batches, "max_batches", min_value=1)
         if registry is None:
             from req_plugins.plugins import get_registry
 
@@ -211,7 +207,7 @@ class RepresentationMetrics(DualCallback):
     @torch.no_grad()
     def compute(self, pl_module) -> dict[str, float]:
         """Measure the metrics of ``pl_module`` on the loader now (works without a Trainer too)."""
-        world_size, rank = distributed_world()
+        world_size, rank = distributed.world_size(), distributed.rank()
         if world_size > 1:
             broadcast_buffers(pl_module)
         collections = self._collections(pl_module.device)

@@ -8,15 +8,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from req_plugins.callbacks._base import (
-    DualCallback,
-    broadcast_buffers,
-    default_embed,
-    distributed_world,
-    eval_mode,
-)
+from req_plugins._validation import check_int
+from req_plugins.callbacks._base import DualCallback, broadcast_buffers, default_embed
 from req_plugins.callbacks.representation import SPACES, EmbedFn
+from req_plugins.distributed import world_size
 from req_plugins.functional import eigenspectrum
+from req_plugins.modes import eval_mode
 
 
 class SpectrumTracker(DualCallback):
@@ -54,11 +51,12 @@ class SpectrumTracker(DualCallback):
         embed_fn: EmbedFn | None = None,
         prefix: str = "spectrum/",
     ) -> None:
-        for name, value in (("every_n_steps", every_n_steps), ("top_k", top_k)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
-        if not isinstance(max_batches, int) or max_batches < 1:
-            raise ValueError(f"`max_batches` must be an integer >= 1, got {max_batches!r}.")
+        for name, value in (
+            ("every_n_steps", every_n_steps),
+            ("top_k", top_k),
+            ("max_batches", max_batches),
+        ):
+            check_int(value, name, min_value=1)
         if space not in SPACES:
             raise ValueError(f"`space` must be one of {SPACES}, got {space!r}.")
         self.dataloader = dataloader
@@ -77,7 +75,7 @@ class SpectrumTracker(DualCallback):
     @torch.no_grad()
     def compute(self, pl_module) -> Tensor:
         """The ``top_k`` largest covariance eigenvalues (float64, descending) of the model now."""
-        if distributed_world()[0] > 1:
+        if world_size() > 1:
             broadcast_buffers(pl_module)
         outputs = []
         with eval_mode(pl_module):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from req_plugins._validation import check_choice
+from req_plugins._validation import check_choice, check_int
 
 BACKBONES = ("small_cnn", "resnet18", "resnet50")
 
@@ -70,8 +70,7 @@ def build_backbone(
     """
     check_choice(name, "backbone.name", BACKBONES)
     if name == "small_cnn":
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"`backbone.width` must be an integer >= 1, got {width!r}.")
+        check_int(width, "backbone.width", min_value=1)
         backbone = SmallCNN(in_channels, (width, 2 * width, 4 * width))
         return backbone, backbone.feature_dim
     return _resnet(name, in_channels, cifar_stem)

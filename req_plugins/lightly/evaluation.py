@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from req_plugins._validation import check_choice
-from req_plugins.callbacks._base import eval_mode
+from req_plugins.modes import eval_mode
 
 #: Linear-probe protocols of :func:`linear_probe_accuracy`.
 PROBE_PROTOCOLS = ("sgd", "thesis")

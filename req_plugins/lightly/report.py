@@ -18,9 +18,9 @@ from req_plugins.callbacks import (
     plot_eigenvalue_trajectories,
     plot_metric_trajectories,
 )
-from req_plugins.callbacks._base import eval_mode
 from req_plugins.functional import eigenspectrum
 from req_plugins.lightly.evaluation import extract_features, knn_accuracy, linear_probe_accuracy
+from req_plugins.modes import eval_mode
 
 
 def evaluate_backbone(run, backbone: torch.nn.Module) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The examples in the docstrings of the losses, projectors and collectives run and hold."""
+"""The examples in the docstrings of the losses, projectors, collectives and modes run and hold."""
 
 import doctest
 
@@ -9,6 +9,7 @@ import req_plugins.losses.adadim
 import req_plugins.losses.barlow_twins
 import req_plugins.losses.ntxent
 import req_plugins.losses.vicreg
+import req_plugins.modes
 import req_plugins.projectors
 
 MODULES = [
@@ -17,6 +18,7 @@ MODULES = [
     req_plugins.losses.barlow_twins,
     req_plugins.losses.ntxent,
     req_plugins.losses.vicreg,
+    req_plugins.modes,
     req_plugins.projectors,
 ]
 

@@ -8,9 +8,9 @@ import torch
 from lightly.models.modules.heads import VICRegProjectionHead
 from torch import Tensor, nn
 
-from req_plugins.callbacks._base import eval_mode
 from req_plugins.lightly.methods.base import SSLMethod, check_two_views
 from req_plugins.losses import AdaDimController, AdaDimLoss
+from req_plugins.modes import eval_mode
 
 
 class AdaDim(SSLMethod):
@@ -24,14 +24,11 @@ class AdaDim(SSLMethod):
 
     Args:
         projection_hidden_dim, projection_output_dim: widths of the 3-layer projector.
-        alpha_mode: ``"adaptive"``, ``"fixed"``, ``"linear"`` or ``"cosine"``.
-        alpha: α for ``alpha_mode="fixed"``.
-        alpha_num_batches, alpha_every_n_epochs: measuring budget and period (paper: 10, 20).
-        lambda_param, mu_param, nu_param: VICReg weights (25, 25, 1).
-        temperature: InfoNCE temperature τ (0.1).
-        beta: weight of the I(R;Z) term (1e-4).
-        gamma: ``"adaptive"`` (γ = α), ``"off"`` or a constant.
-        mi_max_samples: cap on the samples of the O(N²) joint MI term.
+        alpha_mode, alpha, alpha_num_batches, alpha_every_n_epochs: the ``mode``,
+            ``alpha``, ``num_batches`` and ``every_n_epochs`` of
+            :class:`~req_plugins.losses.AdaDimController`.
+        lambda_param, mu_param, nu_param, temperature, beta, gamma, mi_max_samples: see
+            :class:`~req_plugins.losses.AdaDimLoss`.
         **kwargs: :class:`~req_plugins.lightly.methods.base.SSLMethod` arguments.
     """
 

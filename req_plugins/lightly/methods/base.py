@@ -18,7 +18,7 @@ from lightly.utils.scheduler import CosineWarmupScheduler
 from pytorch_lightning import LightningModule
 from torch import Tensor, nn
 
-from req_plugins._validation import check_choice
+from req_plugins._validation import check_choice, check_int, check_number
 from req_plugins.projectors import ProjectionMLP
 
 OPTIMIZERS = ("adam", "sgd", "lars")
@@ -49,8 +49,7 @@ def projection_head(
     """
     if num_layers is None:
         return lightly_head(feature_dim, hidden_dim, output_dim)
-    if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"`projector.num_layers` must be an integer >= 1, got {num_layers!r}.")
+    check_int(num_layers, "projector.num_layers", min_value=1)
     return ProjectionMLP(feature_dim, hidden_dim, output_dim, num_layers=num_layers)
 
 
@@ -98,11 +97,9 @@ class SSLMethod(LightningModule):
         super().__init__()
         check_choice(optimizer, "optimizer.name", OPTIMIZERS)
         check_choice(scheduler, "scheduler.name", SCHEDULERS)
-        if not isinstance(num_views, int) or num_views < 2:
-            raise ValueError(f"`num_views` must be an integer >= 2, got {num_views!r}.")
+        check_int(num_views, "num_views", min_value=2)
         for name, value in (("lr", lr), ("weight_decay", weight_decay), ("momentum", momentum)):
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"`optimizer.{name}` must be a number >= 0, got {value!r}.")
+            check_number(value, f"optimizer.{name}", min_value=0.0)
         self.save_hyperparameters(ignore=["backbone"])
         self.backbone = backbone
         self.num_views = num_views
