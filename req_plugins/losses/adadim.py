@@ -215,15 +215,19 @@ class AdaDimLoss(nn.Module):
     α = 1 with ``gamma="off"`` exactly InfoNCE.
 
     Args:
-        lambda_param, mu_param, nu_param: VICReg weights λ, μ, ν.
-        temperature: InfoNCE temperature τ.
-        beta: weight β of the mutual-information term (≥ 0).
-        gamma: ``"adaptive"``, ``"off"`` or a constant γ ≥ 0.
-        mi_max_samples: cap on the samples in the MI's O(N²) joint term (``None``: all).
+        lambda_param: VICReg invariance weight λ ≥ 0 (the paper's 25).
+        mu_param: VICReg variance weight μ ≥ 0 (25); the variance hinge is averaged over
+            the two views, as in the official VICReg.
+        nu_param: VICReg covariance weight ν ≥ 0 (1).
+        temperature: InfoNCE temperature τ > 0 (the paper's 0.1).
+        beta: weight β ≥ 0 of the mutual-information term (1e-4).
+        gamma: ``"adaptive"`` (γ = α, the paper's best), ``"off"`` (γ = 0) or a
+            constant γ ≥ 0.
+        mi_max_samples: cap (≥ 2) on the samples in the MI's O(N²) joint term
+            (``None``: all).
         gather_distributed: VICReg and InfoNCE over the global batch (see their docs).
-        validate_args: also reject NaN / Inf in ``z_a``, ``z_b`` and ``r`` (see
-            :class:`~req_plugins.losses.MultiViewVICRegLoss`); off by default, as a value
-            check synchronises the host with the device.
+        validate_args: also reject NaN / Inf in ``z_a``, ``z_b`` and ``r`` (off by
+            default: it synchronises; see :mod:`req_plugins.losses`).
 
     No host-device synchronisation for a Python-number ``alpha`` (a tensor ``alpha`` is read
     with one sync); compiles with ``torch.compile(fullgraph=True)``, which specialises on
@@ -261,7 +265,9 @@ class AdaDimLoss(nn.Module):
             validate_args=validate_args,
         )
         self.infonce = NTXentLoss(
-            temperature, gather_distributed=gather_distributed, validate_args=validate_args
+            temperature=temperature,
+            gather_distributed=gather_distributed,
+            validate_args=validate_args,
         )
         self.beta = check_number(beta, "beta", min_value=0.0)
         if isinstance(gamma, str):

@@ -51,11 +51,8 @@ class MultiViewBarlowTwinsLoss(nn.Module):
     and ``beta`` is not; with neither, β = 5e-3 (Barlow Twins paper, lightly's
     default). At m = 2 the loss equals lightly's ``BarlowTwinsLoss(lambda_param=β)``.
 
-    No host-device synchronisation in forward or backward (``torch.compile(fullgraph=True)``
-    works). Mixed precision: float16 / bfloat16 embeddings (e.g. under ``torch.autocast``)
-    are raised to float32 and every statistic is computed in float32 with autocast off, so
-    the loss (float32) equals the float32 loss of the same embeddings; gradients return in
-    the embeddings' dtype.
+    No host-device synchronisation; statistics in float32 under mixed precision (see
+    :mod:`req_plugins.losses`).
 
     Args:
         beta: redundancy-reduction weight β (≥ 0); overrides the 1/d rule.
@@ -65,12 +62,8 @@ class MultiViewBarlowTwinsLoss(nn.Module):
             ``torch.distributed``: batch statistics and correlation matrices are
             all-reduced (autograd-aware), so every rank returns the loss of the
             concatenated batch and DDP's gradient averaging gives its exact gradient.
-        validate_args: also reject NaN / Inf in the embeddings with a ``ValueError``
-            naming the view. Shapes, dtypes, devices and the number of views are always
-            checked (metadata only, free); a value check makes the host wait for the device
-            (one sync per view), hence off by default. Under ``torch.compile`` it becomes
-            ``torch._assert_async`` (no sync; a ``RuntimeError``, on CUDA a device-side
-            assert).
+        validate_args: also reject NaN / Inf in the embeddings (off by default: it
+            synchronises; see :mod:`req_plugins.losses`).
 
     Example:
         >>> import torch

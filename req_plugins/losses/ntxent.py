@@ -29,24 +29,17 @@ class NTXentLoss(nn.Module):
 
     Equal to lightly's ``NTXentLoss(temperature=τ)`` (without memory bank).
 
-    No host-device synchronisation in forward or backward (``torch.compile(fullgraph=True)``
-    works). Mixed precision: float16 / bfloat16 embeddings (e.g. under ``torch.autocast``)
-    are raised to float32 and every statistic is computed in float32 with autocast off, so
-    the loss (float32) equals the float32 loss of the same embeddings; gradients return in
-    the embeddings' dtype.
+    No host-device synchronisation; statistics in float32 under mixed precision (see
+    :mod:`req_plugins.losses`).
 
     Args:
-        temperature: τ > 0 (0.1, the SimCLR / AdaDim default).
+        temperature: τ > 0 (0.5, lightly's default; AdaDim uses 0.1).
         gather_distributed: under ``torch.distributed``, use the embeddings of all
             processes as negatives (gathered with gradients); each process computes
             the rows of its own samples and the loss is averaged over processes, so
             every rank returns the loss of the concatenated batch.
-        validate_args: also reject NaN / Inf in the embeddings with a ``ValueError``
-            naming the view. Shapes, dtypes, devices and the number of views are always
-            checked (metadata only, free); a value check makes the host wait for the device
-            (one sync per view), hence off by default. Under ``torch.compile`` it becomes
-            ``torch._assert_async`` (no sync; a ``RuntimeError``, on CUDA a device-side
-            assert).
+        validate_args: also reject NaN / Inf in the embeddings (off by default: it
+            synchronises; see :mod:`req_plugins.losses`).
 
     Example:
         >>> import torch
@@ -59,7 +52,7 @@ class NTXentLoss(nn.Module):
 
     def __init__(
         self,
-        temperature: float = 0.1,
+        temperature: float = 0.5,
         gather_distributed: bool = False,
         validate_args: bool = False,
     ):

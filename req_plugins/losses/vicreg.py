@@ -59,11 +59,8 @@ class MultiViewVICRegLoss(nn.Module):
     (``ν = 0.0325`` at d = 8192, ``1.04`` at d = 256 with λ = 25). With neither,
     ν = 1 (VICReg paper).
 
-    No host-device synchronisation in forward or backward (``torch.compile(fullgraph=True)``
-    works). Mixed precision: float16 / bfloat16 embeddings (e.g. under ``torch.autocast``)
-    are raised to float32 and every statistic is computed in float32 with autocast off, so
-    the loss (float32) equals the float32 loss of the same embeddings; gradients return in
-    the embeddings' dtype.
+    No host-device synchronisation; statistics in float32 under mixed precision (see
+    :mod:`req_plugins.losses`).
 
     Args:
         lambda_param: invariance weight λ.
@@ -75,12 +72,8 @@ class MultiViewVICRegLoss(nn.Module):
             processes (with gradients) and compute every term over the global batch,
             so every rank returns the loss of the concatenated batch.
         eps: ε added to the variance before the square root.
-        validate_args: also reject NaN / Inf in the embeddings with a ``ValueError``
-            naming the view. Shapes, dtypes, devices and the number of views are always
-            checked (metadata only, free); a value check makes the host wait for the device
-            (one sync per view), hence off by default. Under ``torch.compile`` it becomes
-            ``torch._assert_async`` (no sync; a ``RuntimeError``, on CUDA a device-side
-            assert).
+        validate_args: also reject NaN / Inf in the embeddings (off by default: it
+            synchronises; see :mod:`req_plugins.losses`).
 
     Example:
         >>> import torch

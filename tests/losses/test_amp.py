@@ -10,31 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from req_plugins.losses import (
-    AdaDimLoss,
-    MultiViewBarlowTwinsLoss,
-    MultiViewVICRegLoss,
-    NTXentLoss,
-)
+from tests.losses.cases import LOSS_CASES as CASES
 
-
-def _adadim(loss, views, r):
-    return loss(views[0], views[1], r=r, alpha=0.3)
-
-
-def _multiview(loss, views, r):
-    return loss(views)
-
-
-# name: (loss factory, views, call); N = 32 and d = 64 (N < d: VICReg's Gram path)
-CASES = {
-    "barlow_twins_2_views": (MultiViewBarlowTwinsLoss, 2, _multiview),
-    "barlow_twins_4_views": (MultiViewBarlowTwinsLoss, 4, _multiview),
-    "vicreg_2_views": (MultiViewVICRegLoss, 2, _multiview),
-    "vicreg_4_views": (MultiViewVICRegLoss, 4, _multiview),
-    "ntxent": (NTXentLoss, 2, _multiview),
-    "adadim": (lambda: AdaDimLoss(beta=0.5), 2, _adadim),
-}
+# N = 32 and d = 64 (N < d: VICReg's Gram path)
 N, D_IN, D = 32, 24, 64
 
 

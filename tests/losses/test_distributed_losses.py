@@ -156,7 +156,7 @@ def test_adadim_two_processes(distributed_results):
         ]
         return (
             (1 - alpha) * MultiViewVICRegLoss()(z_a, z_b)
-            + alpha * NTXentLoss()(z_a, z_b)
+            + alpha * NTXentLoss(temperature=0.1)(z_a, z_b)
             + beta * alpha * sum(mi) / len(mi)
         )
 

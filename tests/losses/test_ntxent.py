@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 from lightly.loss import NTXentLoss as LightlyNTXentLoss
@@ -50,8 +52,17 @@ def test_symmetric_in_the_views_and_scale_invariant():
     torch.testing.assert_close(loss_fn(3.0 * z_a, 0.5 * z_b), loss_fn(z_a, z_b))
 
 
-def test_default_temperature_is_adadim_value():
-    assert NTXentLoss().temperature == 0.1
+def test_defaults_are_lightlys():
+    """Same name as lightly's loss, same default temperature (0.5) and the same values."""
+    ours = inspect.signature(NTXentLoss).parameters["temperature"].default
+    lightlys = inspect.signature(LightlyNTXentLoss).parameters["temperature"].default
+    assert ours == lightlys == 0.5
+    views = _pair(32, 16, seed=6)
+    loss, grads = _value_and_grads(NTXentLoss(), views)
+    expected, expected_grads = _value_and_grads(LightlyNTXentLoss(), views)
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("temperature", [0.0, -0.1, float("nan")])
