@@ -12,8 +12,6 @@ import importlib
 import importlib.metadata
 import re
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -156,48 +154,42 @@ class Registry:
         plugin_name = self.plugin_manager.register(plugin, name)
         if plugin_name is None:
             raise ValueError(f"plugin {name or plugin!r} is blocked in the plugin manager.")
+        self._collect(plugin, source or _source_of(plugin))
+        return plugin_name
+
+    def _collect(self, plugin: object, source: str) -> None:
+        """Call the registered ``plugin``'s hooks (its alone), crediting ``source``."""
         others = [p for p in self.plugin_manager.get_plugins() if p is not plugin]
-        with self._collecting(source or _source_of(plugin)):
+        self._source = source
+        try:
             for hook_name in ("req_register_methods", "req_register_metrics"):
                 hook = self.plugin_manager.subset_hook_caller(hook_name, remove_plugins=others)
                 hook(registry=self)
-        return plugin_name
-
-    @contextmanager
-    def _collecting(self, source: str) -> Iterator[None]:
-        self._source = source
-        try:
-            yield
         finally:
             self._source = None
 
     def load_entry_points(self) -> None:
         """Register every plugin of the ``req_plugins`` entry-point group.
 
-        A plugin that fails to import is skipped with a warning so that one
-        broken package does not take the others down.
+        pluggy's loader names each plugin by its entry point (unique names, as pytest's
+        ``pytest11``). A plugin that fails to import is skipped with a warning so that one
+        broken package does not take the others down; pluggy's loader raises at the first
+        import error instead, hence one call per entry point.
         """
-        for dist in importlib.metadata.distributions():
-            dist_name = dist.metadata["Name"]
-            for entry_point in dist.entry_points:
-                if entry_point.group != PROJECT_NAME:
-                    continue
-                plugin_name = f"{dist_name}.{entry_point.name}"
-                # The same distribution can be visible twice (e.g. an egg-info in the cwd).
-                if self.plugin_manager.has_plugin(plugin_name):
-                    continue
-                try:
-                    plugin = entry_point.load()
-                except Exception as error:  # noqa: BLE001 - any import error of a third party
-                    warnings.warn(
-                        f"req_plugins: skipping plugin {entry_point.value!r} of {dist_name}: "
-                        f"{error}",
-                        stacklevel=2,
-                    )
-                    continue
-                if self.plugin_manager.is_registered(plugin):
-                    continue
-                self.register(plugin, plugin_name, source=dist_name)
+        manager = self.plugin_manager
+        for entry_point in importlib.metadata.entry_points(group=PROJECT_NAME):
+            source = entry_point.dist.name if entry_point.dist else entry_point.module
+            loaded = len(manager.list_plugin_distinfo())
+            try:
+                manager.load_setuptools_entrypoints(PROJECT_NAME, name=entry_point.name)
+            except Exception as error:  # noqa: BLE001 - any import error of a third party
+                warnings.warn(
+                    f"req_plugins: skipping plugin {entry_point.value!r} of {source}: {error}",
+                    stacklevel=2,
+                )
+                continue
+            for plugin, dist in manager.list_plugin_distinfo()[loaded:]:
+                self._collect(plugin, dist.metadata["Name"])
 
     # -- lookups -------------------------------------------------------------------------------
     def methods(self, framework: str) -> dict[str, RegistryEntry]:
@@ -265,7 +257,7 @@ def create_registry() -> Registry:
     from req_plugins.plugins import builtin
 
     if not registry.plugin_manager.is_registered(builtin):
-        registry.register(builtin, f"{BUILTIN_SOURCE}.builtin", source=BUILTIN_SOURCE)
+        registry.register(builtin, "builtin", source=BUILTIN_SOURCE)
     return registry
 
 
