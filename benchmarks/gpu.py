@@ -24,7 +24,9 @@ the script itself. Run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 import warnings
 
@@ -40,6 +42,10 @@ from req_plugins.functional import (
 from req_plugins.lightly.backbones import build_backbone
 from req_plugins.lightly.evaluation import linear_probe_accuracy
 from req_plugins.plugins import get_registry
+
+# the repository root, for the tests' synthetic features (one definition for tests and benchmarks)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.functional.synthetic import power_law_features  # noqa: E402
 
 FULL = {
     "backbone": {"name": "resnet50"},
@@ -158,23 +164,16 @@ def step_times(setting: dict, device, backend: str) -> None:
             torch.cuda.empty_cache()
 
 
-def _power_law_features(n: int, d: int, device, seed: int = 0) -> torch.Tensor:
-    """``n × d`` Gaussian features whose covariance spectrum decays as k^-1 (α = 1)."""
-    generator = torch.Generator(device=device).manual_seed(seed)
-    scale = torch.arange(1, d + 1, device=device, dtype=torch.float32) ** -0.5
-    return torch.randn(n, d, generator=generator, device=device) * scale
-
-
 def metrics_vs_probe(setting: dict, device) -> None:
     """α + RankMe on the device vs reptrix on the CPU, and a linear probe, same features."""
     from reptrix.alpha import get_alpha
     from reptrix.rankme import get_rankme
 
     n, d = setting["features"]
-    features = _power_law_features(n, d, device)
+    features = power_law_features(n, d, device=device)  # covariance spectrum ∝ 1/k
     generator = torch.Generator().manual_seed(2)
     targets = torch.randint(0, 10, (n,), generator=generator).to(device)
-    test = _power_law_features(n // 5, d, device, seed=1)
+    test = power_law_features(n // 5, d, seed=1, device=device)
     test_targets = torch.randint(0, 10, (n // 5,), generator=generator).to(device)
 
     def timed(fn):

@@ -42,15 +42,12 @@ from req_plugins.functional import (
 )
 from req_plugins.metrics import AlphaReQ, EffectiveRank, MatrixMutualInformation
 
+# the repository root, for the tests' synthetic features (one definition for tests and benchmarks)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.functional.synthetic import power_law_features  # noqa: E402
+
 N, D, BATCH = 10_000, 2048, 1024
 STREAM_D, STREAM_BATCH, STREAM_SIZES = 512, 1024, (50_000, 200_000)
-
-
-def power_law_features(n: int, d: int, seed: int = 0) -> torch.Tensor:
-    """float32 features with covariance spectrum ∝ 1/k around a non-zero mean."""
-    g = torch.Generator().manual_seed(seed)
-    scales = torch.arange(1, d + 1, dtype=torch.float32) ** -0.5
-    return torch.randn(n, d, generator=g) * scales + torch.randn(d, generator=g)
 
 
 def ours(features: torch.Tensor) -> tuple[float, float]:
