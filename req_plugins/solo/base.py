@@ -1,15 +1,19 @@
-"""Shared base of the plugin's solo-learn methods: a projector, and views from every crop."""
+"""Shared base of the plugin's solo-learn methods: a projector, views from every crop, one step."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import omegaconf
 import torch
 from solo.methods.base import BaseMethod
 from solo.utils.misc import omegaconf_select
 
+from req_plugins._validation import check_int
 from req_plugins.projectors import ProjectionMLP
+
+T = TypeVar("T")
 
 
 def require_cfg(cfg: omegaconf.DictConfig, key: str, what: str) -> Any:
@@ -20,25 +24,24 @@ def require_cfg(cfg: omegaconf.DictConfig, key: str, what: str) -> Any:
     return value
 
 
-def check_cfg_int(cfg: omegaconf.DictConfig, key: str, min_value: int) -> int:
-    """The integer at ``key``; a ValueError naming the key when it is not an int >= min_value."""
-    value = omegaconf_select(cfg, key, None)
-    if isinstance(value, bool) or not isinstance(value, int) or value < min_value:
-        raise ValueError(f"`{key}` must be an integer >= {min_value}, got {value!r}.")
-    return value
+def build_from_cfg(
+    factory: Callable[..., T], cfg: omegaconf.DictConfig, arguments: Mapping[str, str], **fixed
+) -> T:
+    """``factory(argument=method_kwargs[key] for key, argument in arguments, **fixed)``.
 
-
-def check_cfg_number(
-    cfg: omegaconf.DictConfig, key: str, min_value: float, *, optional: bool = False
-) -> float | None:
-    """The number at ``key``; a ValueError naming the key when it is not a number >= min_value."""
-    value = omegaconf_select(cfg, key, None)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < min_value:
-        expected = "null or " * optional + f"a number >= {min_value}"
-        raise ValueError(f"`{key}` must be {expected}, got {value!r}.")
-    return float(value)
+    The factory validates its arguments (the losses and the AdaDim controller do, with
+    errors naming the argument); a ``ValueError`` is re-raised naming the config key
+    ``method_kwargs.<key>`` the value came from instead, so each setting is checked once,
+    by the code that uses it.
+    """
+    kwargs = cfg.method_kwargs
+    try:
+        return factory(**{argument: kwargs[key] for key, argument in arguments.items()}, **fixed)
+    except ValueError as error:
+        message = str(error)
+        for key, argument in arguments.items():
+            message = message.replace(f"`{argument}`", f"`method_kwargs.{key}`")
+        raise ValueError(message) from error
 
 
 #: Projector dimension of the thesis's multi-view experiments (Part III, §4.2).
@@ -73,6 +76,10 @@ class MultiViewMethod(BaseMethod):
     own ``main_pretrain.py`` (which allows exactly 2 large crops), with 2 large +
     k small crops, the SwAV-like setting of the thesis.
 
+    A subclass builds its loss and writes :meth:`ssl_loss`, the paper's equation of the
+    projected views; the shared :meth:`training_step` adds the online classifier's loss
+    and logs the SSL loss as ``train_<ssl_loss_name>_loss``.
+
     Extra cfg settings:
         method_kwargs:
             proj_hidden_dim (int): width of the projector's hidden layers.
@@ -83,6 +90,8 @@ class MultiViewMethod(BaseMethod):
 
     #: ``req-solo-pretrain`` lets methods with this flag train on more than 2 large crops.
     supports_many_large_crops = True
+    #: The SSL loss is logged as ``train_<ssl_loss_name>_loss``.
+    ssl_loss_name: str
 
     def __init__(self, cfg: omegaconf.DictConfig):
         super().__init__(cfg)
@@ -103,9 +112,12 @@ class MultiViewMethod(BaseMethod):
         cfg.method_kwargs.proj_num_layers = omegaconf_select(
             cfg, "method_kwargs.proj_num_layers", 3
         )
-        check_cfg_int(cfg, "method_kwargs.proj_output_dim", 2)
-        check_cfg_int(cfg, "method_kwargs.proj_hidden_dim", 1)
-        check_cfg_int(cfg, "method_kwargs.proj_num_layers", 1)
+        for key, min_value in (
+            ("proj_output_dim", 2),
+            ("proj_hidden_dim", 1),
+            ("proj_num_layers", 1),
+        ):
+            check_int(cfg.method_kwargs[key], f"method_kwargs.{key}", min_value=min_value)
         return cfg
 
     @property
@@ -125,3 +137,30 @@ class MultiViewMethod(BaseMethod):
         out = super().multicrop_forward(X)
         out["z"] = self.projector(out["feats"])
         return out
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        """The method's SSL loss of every crop's projection, plus the online classifier's loss.
+
+        Args:
+            batch (Sequence[Any]): ``[img_indexes, [X], Y]`` where ``[X]`` holds one batch
+                of images per crop (large crops first).
+            batch_idx (int): index of the batch.
+
+        Returns:
+            torch.Tensor: SSL loss + classification loss.
+        """
+        # solo-learn's step: every crop through the networks, the online classifier's loss
+        out = super().training_step(batch, batch_idx)
+        ssl_loss = self.ssl_loss(out["z"], out["feats"], batch_idx)
+        self.log(f"train_{self.ssl_loss_name}_loss", ssl_loss, on_epoch=True, sync_dist=True)
+        return ssl_loss + out["loss"]
+
+    def ssl_loss(
+        self, z: Sequence[torch.Tensor], feats: Sequence[torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        """The method's SSL loss of the projections ``z`` (one per crop, large crops first).
+
+        ``feats`` are the backbone features of each crop and ``batch_idx`` the batch's
+        index in the epoch, for losses that need them (AdaDim).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define `ssl_loss`.")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import omegaconf
 import torch
 from solo.utils.misc import omegaconf_select
 
+from req_plugins._validation import check_number
 from req_plugins.losses import MultiViewBarlowTwinsLoss
-from req_plugins.solo.base import MultiViewMethod, check_cfg_number
+from req_plugins.solo.base import MultiViewMethod, build_from_cfg
 
 
 class MultiViewBarlowTwins(MultiViewMethod):
+    ssl_loss_name = "mv_barlow"
+
     def __init__(self, cfg: omegaconf.DictConfig):
         """Barlow Twins over all m >= 2 crops, O(m) (Ghosh et al. 2024, Eq. 10).
 
@@ -37,51 +39,28 @@ class MultiViewBarlowTwins(MultiViewMethod):
 
         self.scale_loss: float = cfg.method_kwargs.scale_loss
         # global-batch statistics under DDP, like solo-learn's all-reduced correlation
-        self.mv_barlow_loss = MultiViewBarlowTwinsLoss(
-            beta=cfg.method_kwargs.lamb,
-            projector_dim=cfg.method_kwargs.proj_output_dim,
+        self.mv_barlow_loss = build_from_cfg(
+            MultiViewBarlowTwinsLoss,
+            cfg,
+            {"lamb": "beta", "proj_output_dim": "projector_dim"},
             gather_distributed=True,
         )
         self.lamb: float = self.mv_barlow_loss.beta
 
     @staticmethod
     def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
-        """Adds method specific default values/checks for config.
-
-        Args:
-            cfg (omegaconf.DictConfig): DictConfig object.
-
-        Returns:
-            omegaconf.DictConfig: same as the argument, used to avoid errors.
-        """
+        """Adds the defaults of lamb and scale_loss; checks scale_loss (the loss checks lamb)."""
 
         cfg = super(MultiViewBarlowTwins, MultiViewBarlowTwins).add_and_assert_specific_cfg(cfg)
 
         cfg.method_kwargs.lamb = omegaconf_select(cfg, "method_kwargs.lamb", None)
         cfg.method_kwargs.scale_loss = omegaconf_select(cfg, "method_kwargs.scale_loss", 1.0)
-        check_cfg_number(cfg, "method_kwargs.lamb", 0.0, optional=True)
-        check_cfg_number(cfg, "method_kwargs.scale_loss", 0.0)
+        check_number(cfg.method_kwargs.scale_loss, "method_kwargs.scale_loss", min_value=0.0)
 
         return cfg
 
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        """Multi-view Barlow Twins loss over every crop, plus the online classifier's loss.
-
-        Args:
-            batch (Sequence[Any]): ``[img_indexes, [X], Y]`` where ``[X]`` holds one batch
-                of images per crop (large crops first).
-            batch_idx (int): index of the batch.
-
-        Returns:
-            torch.Tensor: Barlow Twins loss + classification loss.
-        """
-
-        out = super().training_step(batch, batch_idx)
-        class_loss = out["loss"]
-        views = out["z"]
-
-        barlow_loss = self.scale_loss * self.mv_barlow_loss(views)
-
-        self.log("train_mv_barlow_loss", barlow_loss, on_epoch=True, sync_dist=True)
-
-        return barlow_loss + class_loss
+    def ssl_loss(
+        self, z: Sequence[torch.Tensor], feats: Sequence[torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        """``scale_loss · L_BT(z_1, …, z_m)`` over every crop at once, O(m)."""
+        return self.scale_loss * self.mv_barlow_loss(z)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import omegaconf
 import torch
 from solo.utils.misc import omegaconf_select
 
 from req_plugins.losses import MultiViewVICRegLoss
-from req_plugins.solo.base import MultiViewMethod, check_cfg_number
+from req_plugins.solo.base import MultiViewMethod, build_from_cfg
 
 
 class MultiViewVICReg(MultiViewMethod):
+    ssl_loss_name = "mv_vicreg"
+
     def __init__(self, cfg: omegaconf.DictConfig):
         """VICReg over all m >= 2 crops, each view against the mean of the others.
 
@@ -38,11 +39,15 @@ class MultiViewVICReg(MultiViewMethod):
         super().__init__(cfg)
 
         # global-batch statistics under DDP, as solo-learn's gathered variance/covariance
-        self.mv_vicreg_loss = MultiViewVICRegLoss(
-            lambda_param=cfg.method_kwargs.sim_loss_weight,
-            mu_param=cfg.method_kwargs.var_loss_weight,
-            nu_param=cfg.method_kwargs.cov_loss_weight,
-            projector_dim=cfg.method_kwargs.proj_output_dim,
+        self.mv_vicreg_loss = build_from_cfg(
+            MultiViewVICRegLoss,
+            cfg,
+            {
+                "sim_loss_weight": "lambda_param",
+                "var_loss_weight": "mu_param",
+                "cov_loss_weight": "nu_param",
+                "proj_output_dim": "projector_dim",
+            },
             gather_distributed=True,
         )
         self.sim_loss_weight: float = self.mv_vicreg_loss.lambda_param
@@ -51,14 +56,7 @@ class MultiViewVICReg(MultiViewMethod):
 
     @staticmethod
     def add_and_assert_specific_cfg(cfg: omegaconf.DictConfig) -> omegaconf.DictConfig:
-        """Adds method specific default values/checks for config.
-
-        Args:
-            cfg (omegaconf.DictConfig): DictConfig object.
-
-        Returns:
-            omegaconf.DictConfig: same as the argument, used to avoid errors.
-        """
+        """Adds the defaults of the three weights (the loss checks them, see ``__init__``)."""
 
         cfg = super(MultiViewVICReg, MultiViewVICReg).add_and_assert_specific_cfg(cfg)
 
@@ -71,30 +69,10 @@ class MultiViewVICReg(MultiViewMethod):
         cfg.method_kwargs.cov_loss_weight = omegaconf_select(
             cfg, "method_kwargs.cov_loss_weight", None
         )
-        check_cfg_number(cfg, "method_kwargs.sim_loss_weight", 0.0)
-        check_cfg_number(cfg, "method_kwargs.var_loss_weight", 0.0)
-        check_cfg_number(cfg, "method_kwargs.cov_loss_weight", 0.0, optional=True)
-
         return cfg
 
-    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
-        """Multi-view VICReg loss over every crop, plus the online classifier's loss.
-
-        Args:
-            batch (Sequence[Any]): ``[img_indexes, [X], Y]`` where ``[X]`` holds one batch
-                of images per crop (large crops first).
-            batch_idx (int): index of the batch.
-
-        Returns:
-            torch.Tensor: VICReg loss + classification loss.
-        """
-
-        out = super().training_step(batch, batch_idx)
-        class_loss = out["loss"]
-        views = out["z"]
-
-        vicreg_loss = self.mv_vicreg_loss(views)
-
-        self.log("train_mv_vicreg_loss", vicreg_loss, on_epoch=True, sync_dist=True)
-
-        return vicreg_loss + class_loss
+    def ssl_loss(
+        self, z: Sequence[torch.Tensor], feats: Sequence[torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        """Multi-view VICReg of every crop at once, each view against the mean of the others."""
+        return self.mv_vicreg_loss(z)

@@ -130,6 +130,14 @@ def test_explicit_weights_override_the_rule():
         ("mv_barlow_twins", {**PROJECTOR, "scale_loss": "big"}, "method_kwargs.scale_loss"),
         ("mv_vicreg", {**PROJECTOR, "var_loss_weight": -2}, "method_kwargs.var_loss_weight"),
         ("lowdim_vicreg", {"proj_output_dim": 1}, "method_kwargs.proj_output_dim"),
+        # AdaDim's settings are checked by AdaDimLoss / AdaDimController, named by config key
+        ("adadim", {**PROJECTOR, "temperature": 0.0}, "method_kwargs.temperature"),
+        ("adadim", {**PROJECTOR, "sim_loss_weight": -1.0}, "method_kwargs.sim_loss_weight"),
+        ("adadim", {**PROJECTOR, "gamma": "sometimes"}, "method_kwargs.gamma"),
+        ("adadim", {**PROJECTOR, "mi_max_samples": 1}, "method_kwargs.mi_max_samples"),
+        ("adadim", {**PROJECTOR, "alpha_mode": "fixed"}, "method_kwargs.alpha"),
+        ("adadim", {**PROJECTOR, "alpha_mode": "step"}, "method_kwargs.alpha_mode"),
+        ("adadim", {**PROJECTOR, "alpha_every_n_epochs": 0}, "method_kwargs.alpha_every_n_epochs"),
     ],
 )
 def test_bad_config_names_the_key(name, kwargs, key):
