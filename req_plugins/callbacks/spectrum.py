@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from req_plugins._validation import check_int
+from req_plugins._validation import check_choice, check_int
 from req_plugins.callbacks._base import DualCallback, broadcast_buffers, default_embed
 from req_plugins.callbacks.representation import SPACES, EmbedFn
 from req_plugins.distributed import world_size
@@ -57,8 +57,7 @@ class SpectrumTracker(DualCallback):
             ("max_batches", max_batches),
         ):
             check_int(value, name, min_value=1)
-        if space not in SPACES:
-            raise ValueError(f"`space` must be one of {SPACES}, got {space!r}.")
+        check_choice(space, "space", SPACES)
         self.dataloader = dataloader
         self.every_n_steps = every_n_steps
         self.top_k = top_k

@@ -1,4 +1,6 @@
-"""The table of loss configurations that the autocast and ``torch.compile`` tests both run."""
+"""Shared by the loss tests: correlated views; the loss table of the autocast and compile tests."""
+
+import torch
 
 from req_plugins.losses import (
     AdaDimLoss,
@@ -26,3 +28,19 @@ LOSS_CASES = {
     # β large enough for the mutual-information term to weigh in the comparison
     "adadim": (lambda: AdaDimLoss(beta=0.5), 2, call_adadim),
 }
+
+
+def correlated_views(m, n=8, d=5, dtype=torch.float64, seed=0):
+    """``m`` views ``(n, d)`` of one batch (correlated, as augmentations are), with gradients."""
+    generator = torch.Generator().manual_seed(seed)
+    base = torch.randn(n, d, generator=generator, dtype=dtype)
+    return [
+        (base + 0.5 * torch.randn(n, d, generator=generator, dtype=dtype)).requires_grad_()
+        for _ in range(m)
+    ]
+
+
+def value_and_grads(loss_fn, views):
+    """The loss of the list ``views`` (detached) and its gradients with respect to them."""
+    loss = loss_fn(views)
+    return loss.detach(), torch.autograd.grad(loss, views)

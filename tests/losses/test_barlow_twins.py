@@ -6,21 +6,8 @@ from req_plugins.losses import MultiViewBarlowTwinsLoss
 from req_plugins.losses.barlow_twins import DEFAULT_BETA
 from req_plugins.projectors import beta_for_dim
 from tests.losses import references
-
-
-def _views(m, n=8, d=5, dtype=torch.float64, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    base = torch.randn(n, d, generator=generator, dtype=dtype)
-    # correlated views, as augmentations of one batch would be
-    return [
-        (base + 0.5 * torch.randn(n, d, generator=generator, dtype=dtype)).requires_grad_()
-        for _ in range(m)
-    ]
-
-
-def _value_and_grads(loss_fn, views):
-    loss = loss_fn(views)
-    return loss.detach(), torch.autograd.grad(loss, views)
+from tests.losses.cases import correlated_views as _views
+from tests.losses.cases import value_and_grads as _value_and_grads
 
 
 @pytest.mark.parametrize("beta", [None, 0.0, 0.02, 1.0])
