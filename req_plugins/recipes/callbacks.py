@@ -8,6 +8,8 @@
   are built; probes still use the full labelled split, as in the paper;
 * :class:`AlphaTiming` — α-ReQ Table 1: time α against a linear probe on the
   same features once training ends.
+
+:func:`recipe_callbacks` builds those a run of a recipe's scale needs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch.utils.data import Subset
 
 from req_plugins._validation import check_choice
 from req_plugins.callbacks import DualCallback
+from req_plugins.recipes.recipe import Scale
 
 PROGRESS_METRICS = ("knn", "linear", "none")
 
@@ -186,3 +189,43 @@ class AlphaTiming(DualCallback):
             "num_test": len(test[0]),
             "feature_dim": train[0].shape[1],
         }
+
+
+def _progress_callback(scale: Scale, config) -> EpochProgress:
+    progress = dict(scale.progress or {"metric": "none"})
+    unknown = sorted(set(progress) - {"metric", "every_n_epochs", "linear_epochs"})
+    if unknown:
+        raise ValueError(
+            f"unknown `progress` key(s) {unknown}; valid: metric, every_n_epochs, linear_epochs."
+        )
+    return EpochProgress(
+        metric=progress.get("metric", "knn"),
+        every_n_epochs=progress.get("every_n_epochs", 1),
+        knn_k=config.eval.knn_k,
+        knn_t=config.eval.knn_t,
+        linear_epochs=progress.get("linear_epochs", config.eval.linear_epochs),
+        linear_lr=config.eval.linear_lr,
+        linear_batch_size=config.eval.linear_batch_size,
+        linear_protocol=config.eval.protocol,
+        seed=config.seed,
+    )
+
+
+def recipe_callbacks(
+    scale: Scale, config, options: dict[str, Any]
+) -> tuple[EpochProgress, AlphaTiming | None, list]:
+    """``(accuracy curve, α timing or None, every callback)`` that a run of ``scale`` adds to
+    req-train."""
+    progress = _progress_callback(scale, config)
+    callbacks: list = [progress]
+    if "recipe.data_fraction" in options:
+        callbacks.append(DataFraction(options["recipe.data_fraction"]))
+    timing = None
+    if scale.analysis.get("kind") == "alpha_timing":
+        timing = AlphaTiming(
+            repeats=scale.analysis.get("repeats", 3),
+            linear_epochs=scale.analysis.get("linear_epochs", config.eval.linear_epochs),
+            linear_lr=config.eval.linear_lr,
+        )
+        callbacks.append(timing)
+    return progress, timing, callbacks

@@ -93,7 +93,9 @@ def dry_run_sweep(recipe: Recipe, scale: Scale, *, log=print) -> list[DryRunResu
     from req_plugins.lightly.config import load_config
     from req_plugins.lightly.train import prepare_run, train
     from req_plugins.recipes import runner
+    from req_plugins.recipes.callbacks import recipe_callbacks
     from req_plugins.recipes.identity import config_text
+    from req_plugins.recipes.run_context import quiet_lightning, torch_threads
 
     class _Describe(Callback):
         def on_fit_start(self, trainer, pl_module):
@@ -106,7 +108,7 @@ def dry_run_sweep(recipe: Recipe, scale: Scale, *, log=print) -> list[DryRunResu
     specs = [spec for spec in recipe.runs(scale) if spec.seed == 0]
     trained: dict[str, str] = {}  # build signature → the arm that trained it
     outcomes = []
-    with runner._torch_threads(scale.torch_threads), runner.quiet_lightning(False):
+    with torch_threads(scale.torch_threads), quiet_lightning(False):
         for index, spec in enumerate(specs, 1):
             start = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="req-dry-run-") as folder:
@@ -122,7 +124,7 @@ def dry_run_sweep(recipe: Recipe, scale: Scale, *, log=print) -> list[DryRunResu
                     note = f"built; trains as {trained[signature]}"
                 else:
                     describe = _Describe()
-                    callbacks = runner.recipe_callbacks(scale, config, options)[2] + [describe]
+                    callbacks = recipe_callbacks(scale, config, options)[2] + [describe]
                     results = train(config, callbacks=callbacks)
                     trained[signature] = spec.run_id
                     outcome = DryRunResult(spec.run_id, describe.text, describe.steps, results, 0.0)

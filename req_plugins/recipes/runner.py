@@ -18,26 +18,23 @@ Each run is trained under an exclusive lock on ``runs/<run_id>/``
 folder skips the runs the first one is training and says so. Configs and records
 are written atomically (temporary file + rename).
 
-The recipe callbacks (:mod:`req_plugins.recipes.callbacks`) add what the recipes need
-to a req-train run, through ``train(config, callbacks=...)``.
+The recipe callbacks (:func:`req_plugins.recipes.callbacks.recipe_callbacks`) add what
+the recipes need to a req-train run, through ``train(config, callbacks=...)``; runs train
+under :mod:`req_plugins.recipes.run_context` (quiet Lightning, the scale's thread budget).
+A launcher that trains runs elsewhere uses the same pieces: :func:`plan_sweep` for the runs,
+:func:`run_one` for one of them under its lock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import shutil
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from req_plugins.recipes.callbacks import AlphaTiming, DataFraction, EpochProgress
+from req_plugins.recipes.callbacks import recipe_callbacks
 from req_plugins.recipes.identity import (
     Superseded,
     changed_keys,
@@ -47,6 +44,7 @@ from req_plugins.recipes.identity import (
     supersede_folder,
 )
 from req_plugins.recipes.recipe import Recipe, RunSpec, Scale, _flatten
+from req_plugins.recipes.run_context import quiet_lightning, torch_threads
 from req_plugins.rundir import RunLock, RunLockedError, atomic_write_text
 
 
@@ -105,78 +103,6 @@ def run_config(
     )
     flat.setdefault("trainer.progress_bar", False)
     return _nest(flat), options
-
-
-@contextlib.contextmanager
-def quiet_lightning(verbose: bool = False) -> Iterator[None]:
-    """Silence Lightning's per-run banners and warnings unless ``verbose``."""
-    if verbose:
-        yield
-        return
-    loggers = [
-        logging.getLogger(name) for name in ("pytorch_lightning", "lightning", "lightning.pytorch")
-    ]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _progress_callback(scale: Scale, config) -> EpochProgress:
-    progress = dict(scale.progress or {"metric": "none"})
-    unknown = sorted(set(progress) - {"metric", "every_n_epochs", "linear_epochs"})
-    if unknown:
-        raise ValueError(
-            f"unknown `progress` key(s) {unknown}; valid: metric, every_n_epochs, linear_epochs."
-        )
-    return EpochProgress(
-        metric=progress.get("metric", "knn"),
-        every_n_epochs=progress.get("every_n_epochs", 1),
-        knn_k=config.eval.knn_k,
-        knn_t=config.eval.knn_t,
-        linear_epochs=progress.get("linear_epochs", config.eval.linear_epochs),
-        linear_lr=config.eval.linear_lr,
-        linear_batch_size=config.eval.linear_batch_size,
-        linear_protocol=config.eval.protocol,
-        seed=config.seed,
-    )
-
-
-def recipe_callbacks(
-    scale: Scale, config, options: dict[str, Any]
-) -> tuple[EpochProgress, AlphaTiming | None, list]:
-    """``(accuracy curve, α timing or None, every callback)`` that a run of ``scale`` adds to
-    req-train."""
-    progress = _progress_callback(scale, config)
-    callbacks: list = [progress]
-    if "recipe.data_fraction" in options:
-        callbacks.append(DataFraction(options["recipe.data_fraction"]))
-    timing = None
-    if scale.analysis.get("kind") == "alpha_timing":
-        timing = AlphaTiming(
-            repeats=scale.analysis.get("repeats", 3),
-            linear_epochs=scale.analysis.get("linear_epochs", config.eval.linear_epochs),
-            linear_lr=config.eval.linear_lr,
-        )
-        callbacks.append(timing)
-    return progress, timing, callbacks
 
 
 def _measured(scale: Scale, options: dict[str, Any]) -> dict[str, Any]:
@@ -263,11 +189,11 @@ def refuse_changed(changed: list[tuple[PlannedRun, list[str]]], out_dir: Path) -
     )
 
 
-def _run_one(
+def run_one(
     run: PlannedRun, scale: Scale, *, retrain: bool, superseded_dir: Path
 ) -> tuple[RunRecord, bool, Superseded | None]:
-    """Train (or read back) one run, holding its lock; return its record, whether it was read
-    back, and the old run moved aside for it (if any)."""
+    """Train (or read back) one run; the caller holds its lock (``RunLock(run.base)``). Return
+    its record, whether it was read back, and the old run moved aside for it (if any)."""
     from req_plugins.lightly.config import load_config
     from req_plugins.lightly.train import train
 
@@ -340,7 +266,7 @@ def run_sweep(
         refuse_changed(changed, out_dir)
     superseded_dir = supersede_folder(out_dir)
     result = SweepResult([], [], [])
-    with _torch_threads(scale.torch_threads), quiet_lightning(verbose):
+    with torch_threads(scale.torch_threads), quiet_lightning(verbose):
         for index, run in enumerate(planned, 1):
             start = time.perf_counter()
             spec = run.spec
@@ -350,7 +276,7 @@ def run_sweep(
                 with RunLock(run.base) as lock:
                     if lock.stale_holder:
                         log(f"{prefix}: taking over from process {lock.stale_holder}, which died")
-                    record, reused, moved = _run_one(
+                    record, reused, moved = run_one(
                         run, scale, retrain=retrain, superseded_dir=superseded_dir
                     )
             except RunLockedError as error:

@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
 
-    from req_plugins.recipes.runner import quiet_lightning
+    from req_plugins.recipes.run_context import quiet_lightning
 
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
