@@ -123,6 +123,15 @@ def test_throwaway_plugin_registers_through_the_hook_and_trains_one_step(tmp_pat
     assert results["method"] == "toy" and 0.0 <= results["knn_top1"] <= 1.0
 
 
+def _install_distribution(path, monkeypatch, name, entry_point):
+    """A fake installed distribution ``name`` on sys.path with one ``req_plugins`` entry point."""
+    dist_info = path / f"{name.replace('-', '_')}-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(f"[req_plugins]\n{entry_point}\n")
+    monkeypatch.syspath_prepend(str(path))
+
+
 def test_plugin_from_an_installed_distribution(tmp_path, monkeypatch):
     """A fake distribution on sys.path (dist-info + entry point), found by create_registry."""
     (tmp_path / "fake_req_plugin.py").write_text(
@@ -136,13 +145,7 @@ def test_plugin_from_an_installed_distribution(tmp_path, monkeypatch):
             """
         )
     )
-    dist_info = tmp_path / "fake_req_plugin-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: fake-req-plugin\nVersion: 0.1\n"
-    )
-    (dist_info / "entry_points.txt").write_text("[req_plugins]\nfake = fake_req_plugin\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _install_distribution(tmp_path, monkeypatch, "fake-req-plugin", "fake = fake_req_plugin")
     monkeypatch.delitem(sys.modules, "fake_req_plugin", raising=False)
 
     registry = create_registry()
@@ -154,13 +157,7 @@ def test_plugin_from_an_installed_distribution(tmp_path, monkeypatch):
 
 
 def test_broken_plugin_is_skipped_with_a_warning(tmp_path, monkeypatch):
-    dist_info = tmp_path / "broken_plugin-0.1.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n"
-    )
-    (dist_info / "entry_points.txt").write_text("[req_plugins]\nbroken = no_such_module_xyz\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _install_distribution(tmp_path, monkeypatch, "broken-plugin", "broken = no_such_module_xyz")
     with pytest.warns(UserWarning, match="skipping plugin 'no_such_module_xyz' of broken-plugin"):
         registry = create_registry()
     assert BUILTIN_METHODS <= set(registry.methods("lightning"))
