@@ -25,11 +25,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from req_plugins.lightly.augmentation import batch_seed
-from req_plugins.lightly.data import (
-    EpochSampler,
+from req_plugins.lightly.data.datasets import dataset_info
+from req_plugins.lightly.data.sampling import EpochSampler
+from req_plugins.lightly.data.views import (
     ImageTensorDataset,
     MultiViewDataset,
-    dataset_info,
     device_view_augmentation,
     view_transform,
 )

@@ -71,7 +71,9 @@ class SmallCropsConfig:
 
 @dataclass
 class DataConfig:
-    name: str = key("digits", "dataset", choices="req_plugins.lightly.data:DATASETS", model=True)
+    name: str = key(
+        "digits", "dataset", choices="req_plugins.lightly.data.datasets:DATASETS", model=True
+    )
     path: str | None = key(None, "local dataset folder (all but digits)")
     download: bool = key(False, "let torchvision download CIFAR / STL-10 into `path`")
     num_views: int = key(2, "views per image (m)", ge=2, model=True)
@@ -80,7 +82,7 @@ class DataConfig:
     num_workers: int = key(0, "data loader worker processes", ge=0)
     augmentation: dict[str, Any] = key({}, "arguments of lightly's SimCLRViewTransform")
     augment_on: str = key(
-        "cpu", "where views are augmented", choices="req_plugins.lightly.data:AUGMENT_ON"
+        "cpu", "where views are augmented", choices="req_plugins.lightly.data.datamodule:AUGMENT_ON"
     )
     small_crops: SmallCropsConfig = field(default_factory=SmallCropsConfig)
 

@@ -48,7 +48,8 @@ from req_plugins.callbacks import (
 )
 from req_plugins.callbacks.layers import resolve_layers
 from req_plugins.lightly.backbones import build_backbone
-from req_plugins.lightly.data import SmallCrops, SSLDataModule, build_data
+from req_plugins.lightly.data.datamodule import SSLDataModule, build_data
+from req_plugins.lightly.data.views import SmallCrops
 from req_plugins.lightly.loggers import finish_loggers, wandb_loggers
 from req_plugins.lightly.methods.base import SSLMethod
 from req_plugins.lightly.report import evaluate_backbone, plot_run

@@ -7,7 +7,7 @@ architecture, projector, optimizer and scheduler, views and the whole evaluation
 (kNN, linear probe, representation metrics) run as they would. What differs:
 
 * the dataset is its synthetic stand-in (``synthetic_cifar10`` for ``cifar10`` …,
-  :data:`req_plugins.lightly.data.SYNTHETIC`): random images of the same size,
+  :data:`req_plugins.lightly.data.datasets.SYNTHETIC`): random images of the same size,
   channels and classes with the same splits, 16 labelled images per split (enough for α-ReQ's fit);
 * training stops after :data:`STEPS` optimizer steps (``trainer.max_steps``; the
   schedule is still the full run's), with the batch capped at :data:`CPU_BATCH`
@@ -50,7 +50,7 @@ class DryRunResult:
 
 def dry_run_overrides(config: dict[str, Any]) -> dict[str, Any]:
     """The flat req-train overrides that turn a run's config into its dry run."""
-    from req_plugins.lightly.data import SYNTHETIC
+    from req_plugins.lightly.data.datasets import SYNTHETIC
 
     data = config.get("data", {})
     name = data.get("name", "digits")

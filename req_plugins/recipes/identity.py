@@ -44,7 +44,7 @@ def config_text(config: dict[str, Any], options: dict[str, Any]) -> str:
 
 
 def _uses_data_path(name: str) -> bool:
-    from req_plugins.lightly.data import SYNTHETIC
+    from req_plugins.lightly.data.datasets import SYNTHETIC
 
     return name != "digits" and name not in SYNTHETIC
 

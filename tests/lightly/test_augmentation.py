@@ -8,7 +8,8 @@ from pytorch_lightning import Callback
 from torchvision.transforms import functional as F
 
 from req_plugins.lightly.augmentation import MultiViewAugmentation, ViewAugmentation, batch_seed
-from req_plugins.lightly.data import ImageTensorDataset, SSLDataModule, build_data
+from req_plugins.lightly.data.datamodule import SSLDataModule, build_data
+from req_plugins.lightly.data.views import ImageTensorDataset
 
 from .test_methods import StopAfter
 from .tiny import LossRecorder, tiny_config
@@ -219,7 +220,8 @@ def _kornia_parameters(augment: ViewAugmentation) -> dict:
 def test_same_ops_and_parameters_as_lightlys_simclr_view_transform(name, overrides):
     from lightly.transforms.simclr_transform import SimCLRViewTransform
 
-    from req_plugins.lightly.data import _augmentation_kwargs, dataset_info
+    from req_plugins.lightly.data.datasets import dataset_info
+    from req_plugins.lightly.data.views import _augmentation_kwargs
 
     kwargs = _augmentation_kwargs(dataset_info(name), overrides)
     expected = _lightly_parameters(SimCLRViewTransform(**kwargs))

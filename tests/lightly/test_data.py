@@ -11,13 +11,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from req_plugins.lightly.backbones import build_backbone
-from req_plugins.lightly.data import (
-    DigitsDataset,
-    EpochSampler,
-    SSLDataModule,
-    build_data,
-    sample_seed,
-)
+from req_plugins.lightly.data.datamodule import SSLDataModule, build_data
+from req_plugins.lightly.data.datasets import DigitsDataset
+from req_plugins.lightly.data.sampling import EpochSampler, sample_seed
 
 
 def test_digits_split_is_fixed_stratified_and_disjoint():

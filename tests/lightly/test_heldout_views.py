@@ -10,7 +10,7 @@ from pytorch_lightning import Callback
 from torch.utils.data import DataLoader
 
 from req_plugins.functional import effective_rank, lidar, uniformity
-from req_plugins.lightly.data import build_data
+from req_plugins.lightly.data.datamodule import build_data
 from req_plugins.lightly.report import format_results
 from req_plugins.lightly.train import prepare_run, train
 from tests.lightly.tiny import tiny_config

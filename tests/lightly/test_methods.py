@@ -7,7 +7,7 @@ import torch
 from pytorch_lightning import Callback, Trainer, seed_everything
 
 from req_plugins.lightly.backbones import build_backbone
-from req_plugins.lightly.data import SSLDataModule, build_data
+from req_plugins.lightly.data.datamodule import SSLDataModule, build_data
 from req_plugins.plugins import get_registry
 from tests.lightly.tiny import LossRecorder, tiny_config
 

@@ -10,7 +10,8 @@ import torch
 from req_plugins.lightly.augmentation import ViewAugmentation
 from req_plugins.lightly.cli import main
 from req_plugins.lightly.config import bundled_config, load_config
-from req_plugins.lightly.data import SmallCrops, build_data
+from req_plugins.lightly.data.datamodule import build_data
+from req_plugins.lightly.data.views import SmallCrops
 from req_plugins.lightly.schema import ConfigError
 from req_plugins.lightly.train import prepare_run, train
 from tests.lightly.tiny import TINY, LossRecorder, tiny_config

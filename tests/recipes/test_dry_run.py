@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from req_plugins.lightly.data import SYNTHETIC, dataset_info
+from req_plugins.lightly.data.datasets import SYNTHETIC, dataset_info
 from req_plugins.recipes.cli import main
 from req_plugins.recipes.dry_run import CPU_BATCH, STEPS, _signature, dry_run_overrides
 from req_plugins.recipes.recipe import _flatten, list_recipes, load_recipe
