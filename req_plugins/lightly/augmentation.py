@@ -32,6 +32,8 @@ import torch
 from lightly.transforms.utils import IMAGENET_NORMALIZE
 from torch import Tensor, nn
 
+from req_plugins._validation import check_int
+
 
 def batch_seed(sample_seeds: Tensor | Sequence[int]) -> int:
     """One augmentation seed for a batch, from its samples' seeds (order matters)."""
@@ -147,12 +149,10 @@ class MultiViewAugmentation(nn.Module):
         num_small: int = 0,
     ) -> None:
         super().__init__()
-        if not isinstance(num_views, int) or num_views < 1:
-            raise ValueError(f"`num_views` must be an integer >= 1, got {num_views!r}.")
-        if not isinstance(num_small, int) or num_small < 0 or (num_small and small_view is None):
-            raise ValueError(
-                f"`num_small` must be an integer >= 0 (> 0 needs `small_view`), got {num_small!r}."
-            )
+        check_int(num_views, "num_views", min_value=1)
+        check_int(num_small, "num_small", min_value=0)
+        if num_small and small_view is None:
+            raise ValueError(f"`num_small`={num_small} needs `small_view` (the small crops).")
         self.view = view
         self.num_views = num_views
         self.small_view = small_view

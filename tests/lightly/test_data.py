@@ -101,7 +101,7 @@ def test_imagefolder(tmp_path):
 
 
 def test_bad_data_arguments():
-    with pytest.raises(ValueError, match="`data.num_views` must be an integer >= 2"):
+    with pytest.raises(ValueError, match="`data.num_views` must be >= 2"):
         build_data("digits", num_views=1)
     with pytest.raises(ValueError, match="valid keys .*min_scale"):
         build_data("digits", augmentation={"min_scal": 0.2})

@@ -153,7 +153,7 @@ def test_bad_small_crops_exit_2_naming_the_key(capsys, tmp_path, overrides, matc
 def test_small_crops_python_api_checks_its_values():
     with pytest.raises(ValueError, match=r"`data.small_crops.scale` must be \[min, max\]"):
         SmallCrops(2, 32, (0.5, 0.2))
-    with pytest.raises(ValueError, match="`data.small_crops.num` must be an integer >= 0"):
+    with pytest.raises(ValueError, match="`data.small_crops.num` must be >= 0"):
         SmallCrops(-1)
 
 

@@ -16,7 +16,7 @@ from pytorch_lightning import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from req_plugins._validation import check_choice
+from req_plugins._validation import check_choice, check_int
 from req_plugins.lightly.data.datasets import DatasetInfo, dataset_info, raw_dataset
 from req_plugins.lightly.data.sampling import EpochSampler
 from req_plugins.lightly.data.views import (
@@ -71,12 +71,11 @@ def build_data(
     """
     info = dataset_info(name)
     check_choice(augment_on, "data.augment_on", AUGMENT_ON)
-    if not isinstance(num_views, int) or num_views < 2:
-        raise ValueError(f"`data.num_views` must be an integer >= 2, got {num_views!r}.")
+    check_int(num_views, "data.num_views", min_value=2)
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"`data.fraction` must be in (0, 1], got {fraction!r}.")
-    if heldout_views and (isinstance(heldout_views, bool) or heldout_views < 2):
-        raise ValueError(f"`metrics.lidar_views` must be an integer >= 2, got {heldout_views!r}.")
+    if heldout_views:
+        check_int(heldout_views, "metrics.lidar_views", min_value=2)
     augmentation = dict(augmentation or {})
     # validates `augmentation` either way
     views = view_transform(info, num_views, augmentation, small_crops)

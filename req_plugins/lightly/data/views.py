@@ -21,6 +21,7 @@ from lightly.transforms.simclr_transform import SimCLRViewTransform
 from lightly.transforms.torchvision_v2_compatibility import torchvision_transforms as T
 from torch.utils.data import Dataset
 
+from req_plugins._validation import check_int
 from req_plugins.lightly.data.datasets import DatasetInfo
 from req_plugins.lightly.data.sampling import sample_seed, seeded_rng
 
@@ -36,12 +37,8 @@ class SmallCrops:
     scale: tuple[float, float] = (0.05, 0.14)
 
     def __post_init__(self) -> None:
-        for name, low in (("num", 0), ("size", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(
-                    f"`data.small_crops.{name}` must be an integer >= {low}, got {value!r}."
-                )
+        check_int(self.num, "data.small_crops.num", min_value=0)
+        check_int(self.size, "data.small_crops.size", min_value=1)
         scale = tuple(self.scale)
         if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
             raise ValueError(
