@@ -33,7 +33,8 @@ from typing import Any
 
 import torch
 
-from req_plugins.recipes.recipe import Recipe, Scale, _flatten
+from req_plugins.recipes.dotted import flatten, nest
+from req_plugins.recipes.recipe import Recipe, Scale
 
 STEPS = 2
 CPU_BATCH = 4
@@ -113,9 +114,9 @@ def dry_run_sweep(recipe: Recipe, scale: Scale, *, log=print) -> list[DryRunResu
             start = time.perf_counter()
             with tempfile.TemporaryDirectory(prefix="req-dry-run-") as folder:
                 nested, options = runner.run_config(recipe, spec, Path(folder) / "run", None)
-                flat = {**_flatten(nested), **dry_run_overrides(nested)}
+                flat = {**flatten(nested), **dry_run_overrides(nested)}
                 config_path = Path(folder) / "config.yaml"
-                config_path.write_text(config_text(runner._nest(flat), {}))
+                config_path.write_text(config_text(nest(flat), {}))
                 config = load_config(config_path)
                 signature = _signature(flat, options)
                 if signature in trained:

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from req_plugins.recipes.recipe import _flatten
+from req_plugins.recipes.dotted import flatten
 
 OPTIONS_PREFIX = "# recipe options: "
 # Keys of a run's config that say where and how req-train starts, not what it trains.
@@ -61,11 +61,11 @@ def identity(text: str) -> dict[str, Any]:
         path = Path(folder) / "config.yaml"
         path.write_text(text)
         config = OmegaConf.to_container(load_config(path))
-    flat = {key: value for key, value in _flatten(config).items() if key not in _PLACEMENT_KEYS}
+    flat = {key: value for key, value in flatten(config).items() if key not in _PLACEMENT_KEYS}
     path_value = flat.pop("data.path", None)
     if path_value is not None and _uses_data_path(flat.get("data.name", "")):
         flat["data.path"] = os.path.normpath(os.path.abspath(os.path.expanduser(path_value)))
-    flat.update({f"recipe options.{key}": value for key, value in _flatten(options).items()})
+    flat.update({f"recipe options.{key}": value for key, value in flatten(options).items()})
     return flat
 
 

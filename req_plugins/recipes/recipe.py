@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from req_plugins.recipes.dotted import flatten
+
 KINDS = ("sweep", "stepwise")
 SCALES = ("smoke", "full")
 RUNNER_OPTIONS = ("recipe.data_fraction",)
@@ -189,7 +191,7 @@ class Recipe:
             seeds=n_seeds,
             arms=arms,
             values=values,
-            overrides=_flatten(raw.get("set", {})),
+            overrides=flatten(raw.get("set", {})),
             analysis={**self.analysis, **raw.get("analysis", {})},
             torch_threads=threads,
             params={**self.params, **raw.get("params", {})},
@@ -227,7 +229,7 @@ class Recipe:
             overrides = dict(scale.overrides)
             for rule in self.rules:
                 if all(labels.get(key) == value for key, value in rule.get("when", {}).items()):
-                    for key, value in _flatten(rule["set"]).items():
+                    for key, value in flatten(rule["set"]).items():
                         overrides[key] = _interpolate(value, values, self.name)
             for seed in range(scale.seeds):
                 specs.append(RunSpec(labels, values, overrides, base_seed + seed))
@@ -244,20 +246,6 @@ class Recipe:
 
 def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]", "-", str(value))
-
-
-def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (dotted keys kept as they are)."""
-    if not isinstance(mapping, dict):
-        raise ValueError(f"`set` must be a mapping of config keys, got {mapping!r}.")
-    flat = {}
-    for key, value in mapping.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{path}."))
-        else:
-            flat[path] = value
-    return flat
 
 
 def _interpolate(value: Any, values: dict[str, Any], recipe: str) -> Any:

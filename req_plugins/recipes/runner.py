@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from req_plugins.recipes.callbacks import recipe_callbacks
+from req_plugins.recipes.dotted import flatten, nest
 from req_plugins.recipes.identity import (
     Superseded,
     changed_keys,
@@ -43,7 +44,7 @@ from req_plugins.recipes.identity import (
     move_aside,
     supersede_folder,
 )
-from req_plugins.recipes.recipe import Recipe, RunSpec, Scale, _flatten
+from req_plugins.recipes.recipe import Recipe, RunSpec, Scale
 from req_plugins.recipes.run_context import quiet_lightning, torch_threads
 from req_plugins.rundir import RunLock, RunLockedError, atomic_write_text
 
@@ -65,24 +66,11 @@ class RunRecord:
         return dict(self.__dict__)
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"config key {key!r} conflicts with a value set at {part!r}.")
-        node[leaf] = value
-    return nested
-
-
 def run_config(
     recipe: Recipe, spec: RunSpec, run_dir: Path, data_path: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(req-train config as a nested dict, runner options)`` of one run."""
-    flat = _flatten(recipe.train)
+    flat = flatten(recipe.train)
     flat.update(spec.overrides)
     options = {k: flat.pop(k) for k in list(flat) if k.startswith("recipe.")}
     unknown = sorted(set(options) - {"recipe.data_fraction"})
@@ -102,7 +90,7 @@ def run_config(
         }
     )
     flat.setdefault("trainer.progress_bar", False)
-    return _nest(flat), options
+    return nest(flat), options
 
 
 def _measured(scale: Scale, options: dict[str, Any]) -> dict[str, Any]:

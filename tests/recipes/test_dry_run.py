@@ -10,8 +10,9 @@ import pytest
 
 from req_plugins.lightly.data.datasets import SYNTHETIC, dataset_info
 from req_plugins.recipes.cli import main
+from req_plugins.recipes.dotted import flatten
 from req_plugins.recipes.dry_run import CPU_BATCH, STEPS, _signature, dry_run_overrides
-from req_plugins.recipes.recipe import _flatten, list_recipes, load_recipe
+from req_plugins.recipes.recipe import list_recipes, load_recipe
 from req_plugins.recipes.runner import run_config
 
 # What a dry run may change in a full-scale run's config (see req_plugins.recipes.dry_run).
@@ -57,7 +58,7 @@ def test_arms_differing_only_in_a_loss_weight_train_once():
     signatures = {}
     for spec in recipe.runs(scale):
         nested, options = run_config(recipe, spec, Path("run"), None)
-        flat = {**_flatten(nested), **dry_run_overrides(nested)}
+        flat = {**flatten(nested), **dry_run_overrides(nested)}
         signatures.setdefault(_signature(flat, options), []).append(spec.labels)
     # β fixed vs β = scaled share networks; methods and projector widths do not.
     assert len(signatures) == 2 * 8
