@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from req_plugins.recipes.analyses import Analysis, analyse
-from req_plugins.recipes.identity import Superseded
+from req_plugins.recipes.identity import Superseded, supersede_folder
 from req_plugins.recipes.recipe import Recipe, Scale, load_recipe
 from req_plugins.recipes.report import write_report
 
@@ -21,6 +22,8 @@ class RecipeOutput:
     report: Path | None
     busy: list[tuple[str, int | None]] = field(default_factory=list)
     superseded: list[Superseded] = field(default_factory=list)
+    failed: list = field(default_factory=list)  # launched jobs that failed (JobResult)
+    missing: list[str] = field(default_factory=list)  # runs without a record (not waited for)
 
 
 def default_out_dir(recipe: Recipe, scale: str) -> Path:
@@ -123,22 +126,175 @@ def run_recipe(
 
     from req_plugins.recipes.runner import run_sweep
 
-    setting = _describe_sweep(recipe, chosen, data_path)
     sweep = run_sweep(
         recipe, chosen, out, data_path=data_path, retrain=retrain, verbose=verbose, log=log
     )
     if sweep.busy:
         return RecipeOutput(recipe, chosen, None, out, None, sweep.busy, sweep.superseded)
-    analysis = analyse(recipe, chosen, sweep.records)
+    return write_sweep_report(
+        recipe, chosen, out, sweep.records, data_path, start, command, sweep.superseded
+    )
+
+
+def write_sweep_report(
+    recipe: Recipe,
+    chosen: Scale,
+    out: Path,
+    records: list,
+    data_path: str | None,
+    start: float,
+    command: str,
+    superseded: list[Superseded],
+) -> RecipeOutput:
+    """Analyse a sweep's records and write its report (sequential and launched sweeps alike)."""
+    analysis = analyse(recipe, chosen, records)
     report = write_report(
         recipe,
         chosen,
         analysis,
         out,
-        records=sweep.records,
-        setting=setting,
+        records=records,
+        setting=_describe_sweep(recipe, chosen, data_path),
         runtime_s=time.perf_counter() - start,
         command=command,
-        superseded=sweep.superseded,
+        superseded=superseded,
     )
-    return RecipeOutput(recipe, chosen, analysis, out, report, [], sweep.superseded)
+    return RecipeOutput(recipe, chosen, analysis, out, report, [], superseded)
+
+
+def finish_sweep(
+    recipe: Recipe,
+    chosen: Scale,
+    out: Path,
+    planned: list,
+    *,
+    data_path: str | None,
+    start: float,
+    command: str,
+    superseded: list[Superseded] = (),
+    busy: list[tuple[str, int | None]] = (),
+    failed: list = (),
+) -> RecipeOutput:
+    """Write the report of a launched sweep from the records in its run folders, once every run
+    has one; otherwise say which runs are busy, failed or missing and write nothing."""
+    from req_plugins.recipes.runner import RunRecord
+
+    missing = [run.name for run in planned if not run.record_path.is_file()]
+    if busy or failed or missing:
+        return RecipeOutput(
+            recipe, chosen, None, out, None, list(busy), list(superseded), list(failed), missing
+        )
+    records = [RunRecord(**json.loads(run.record_path.read_text())) for run in planned]
+    return write_sweep_report(
+        recipe, chosen, out, records, data_path, start, command, list(superseded)
+    )
+
+
+def launch_recipe(
+    name: str | Path,
+    settings,
+    *,
+    scale: str = "smoke",
+    out_dir: str | Path | None = None,
+    data_path: str | None = None,
+    seeds: int | None = None,
+    retrain: bool = False,
+    verbose: bool = False,
+    log=print,
+    command: str = "",
+) -> RecipeOutput:
+    """Run (or resume) recipe ``name``'s sweep as separate jobs placed by ``settings``
+    (:class:`req_plugins.recipes.launch.LaunchSettings`), then write its report as
+    :func:`run_recipe` does.
+
+    Only runs without a record (and not held by another process) are submitted. Bad options,
+    a stepwise recipe or a changed config raise ``ValueError`` before anything is written.
+    """
+    from req_plugins.recipes import launch
+    from req_plugins.recipes.job import RunJob, plan
+    from req_plugins.recipes.runner import changed_runs, refuse_changed
+    from req_plugins.rundir import lock_holder
+
+    settings.check()
+    recipe = load_recipe(name)
+    if recipe.kind != "sweep":
+        raise ValueError(
+            f"`--launcher`: recipe {recipe.name!r} is {recipe.kind}, not a sweep of training "
+            "runs; run it without --launcher."
+        )
+    out = Path(out_dir) if out_dir is not None else default_out_dir(recipe, scale)
+    chosen, planned = plan(
+        recipe, scale, out, seeds=seeds, data_path=data_path, overrides=settings.overrides()
+    )
+    changed = changed_runs(planned)
+    if changed and not retrain:
+        refuse_changed(changed, out)
+    threads, slots = None, [()] * settings.jobs
+    if settings.launcher == "local":
+        import torch
+
+        devices = settings.devices_per_run
+        if devices is None:
+            devices = 1 if torch.cuda.is_available() else 0
+        if devices:
+            slots = launch.device_slots(settings.jobs, devices, torch.cuda.device_count())
+        else:
+            threads = launch.cpu_budget(settings.jobs)
+    start = time.perf_counter()
+    busy, work = [], []
+    for index, run in enumerate(planned):
+        holder = lock_holder(run.base)
+        if holder is not None:
+            busy.append((run.name, holder))
+            log(f"{run.name}: skipped, process {holder} is training it")
+        elif not (run.record_path.is_file() and run.changed() is None):
+            work.append((index, run.name))
+    log(f"{len(planned)} run(s): {len(planned) - len(work) - len(busy)} done, {len(work)} to train")
+    job = RunJob(
+        recipe=str(Path(recipe.path).resolve()),
+        scale=scale,
+        out_dir=str(out.resolve()),
+        superseded_dir=str(supersede_folder(out).resolve()),
+        seeds=seeds,
+        data_path=data_path,
+        retrain=retrain,
+        threads=threads,
+        overrides=tuple(settings.overrides().items()),
+        verbose=verbose,
+        runs=tuple(run.name for run in planned),
+    )
+    results = []
+    if work and settings.launcher == "local":
+        results = launch.launch_local(
+            job, work, slots=slots, timeout_min=settings.time_min, log=log
+        )
+    elif work:
+        parameters = launch.submitit_parameters(
+            name=f"req-{recipe.name}",
+            time_min=settings.time_min,
+            gpus_per_run=settings.gpus_per_run,
+            nodes=settings.nodes,
+            cpus_per_task=settings.cpus_per_task,
+            mem_gb=settings.mem_gb,
+            partition=settings.partition,
+            account=settings.account,
+            constraint=settings.constraint,
+            array_parallelism=settings.array_parallelism,
+        )
+        results = launch.launch_submitit(
+            job, work, cluster=settings.cluster, parameters=parameters, wait=settings.wait, log=log
+        )
+    outcomes = [result.outcome for result in results if result.outcome is not None]
+    busy += [(outcome.run, outcome.holder) for outcome in outcomes if outcome.state == "busy"]
+    return finish_sweep(
+        recipe,
+        chosen,
+        out,
+        planned,
+        data_path=data_path,
+        start=start,
+        command=command,
+        superseded=[outcome.superseded for outcome in outcomes if outcome.superseded],
+        busy=busy,
+        failed=[result for result in results if result.outcome is None],
+    )
