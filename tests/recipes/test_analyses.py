@@ -49,7 +49,11 @@ def test_spearman_matches_scipy_with_ties():
     x = [0.3, 1.2, 1.2, 2.5, 0.1, 4.0, 3.3]
     y = [5.0, 3.0, 4.0, 1.0, 6.0, 1.0, 2.0]
     assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
-    assert math.isnan(spearman([1, 2], [2, 1]))
+    assert math.isnan(spearman([1, 2], [2, 1]))  # fewer than 3 pairs
+    assert math.isnan(spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))  # nothing to rank
+    # Pairs with a non-finite value are left out (a run that diverged or was not measured).
+    nan, inf = float("nan"), float("inf")
+    assert spearman([*x, nan, 9.0], [*y, 0.0, inf]) == spearman(x, y)
 
 
 def test_time_to_target_uses_the_baseline_arms_final_accuracy_per_method():
