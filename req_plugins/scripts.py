@@ -59,7 +59,7 @@ def req_recipes() -> int:
 
 
 def req_select() -> int:
-    return _run("req-select", "req_plugins.recipes.selection")
+    return _run("req-select", "req_plugins.recipes.select_cli")
 
 
 SOLO_PRETRAIN_USAGE = """\

@@ -12,10 +12,10 @@ import textwrap
 
 import pytest
 
+from req_plugins.recipes.candidates import CandidateScorer, find_candidates
 from req_plugins.recipes.cli import main
 from req_plugins.recipes.identity import changed_keys, config_text, identity
-from req_plugins.recipes.selection import CandidateScorer, find_candidates
-from req_plugins.recipes.selection import main as select_main
+from req_plugins.recipes.select_cli import main as select_main
 from req_plugins.rundir import LOCK_FILE
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from req_plugins.recipes.selection import main
+from req_plugins.recipes.select_cli import main
 from tests.recipes.synthetic import write_models
 
 ALPHAS = [0.6, 1.0, 1.6, 2.4]

@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from req_plugins.recipes.selection import main, select_models
+from req_plugins.recipes.select_cli import main
+from req_plugins.recipes.selection import select_models
 from tests.recipes.synthetic import write_models
 
 # 16 models (M = 4 per round, H = 4 rounds); the α = 1 model is the best by construction and

@@ -11,7 +11,7 @@ import pytest
 
 from req_plugins.recipes.cli import main
 from req_plugins.recipes.recipe import load_recipe
-from req_plugins.recipes.selection import main as select_main
+from req_plugins.recipes.select_cli import main as select_main
 from tests.recipes.test_recipe_files import PAPER_VALUES
 
 SWEEPS = [
