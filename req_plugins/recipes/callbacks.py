@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
-from req_plugins._validation import check_choice
+from req_plugins._validation import check_choice, check_int
 from req_plugins.callbacks import DualCallback
 from req_plugins.recipes.recipe import Scale
 
@@ -55,10 +55,7 @@ class EpochProgress(DualCallback):
         seed: int = 0,
     ) -> None:
         check_choice(metric, "progress.metric", PROGRESS_METRICS)
-        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ValueError(
-                f"`progress.every_n_epochs` must be an integer >= 1, got {every_n_epochs!r}."
-            )
+        check_int(every_n_epochs, "progress.every_n_epochs", min_value=1)
         self.metric = metric
         self.every_n_epochs = every_n_epochs
         self.knn = {"k": knn_k, "temperature": knn_t}

@@ -171,9 +171,9 @@ class Recipe:
                 f"got {name!r}."
             )
         raw = self.scales[name]
-        n_seeds = raw.get("seeds", 1) if seeds is None else seeds
-        if not isinstance(n_seeds, int) or isinstance(n_seeds, bool) or n_seeds < 1:
-            raise ValueError(f"`seeds` must be an integer >= 1, got {n_seeds!r}.")
+        from req_plugins._validation import check_int  # here: the scripts' --help loads no torch
+
+        n_seeds = check_int(raw.get("seeds", 1) if seeds is None else seeds, "seeds", min_value=1)
         arms = self._arms(raw)
         substitute = raw.get("substitute", {})
         values = [
@@ -181,10 +181,8 @@ class Recipe:
             for arm in arms
         ]
         threads = raw.get("torch_threads")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ValueError(
-                f"`scales.{name}.torch_threads` must be an integer >= 1, got {threads!r}."
-            )
+        if threads is not None:
+            check_int(threads, f"scales.{name}.torch_threads", min_value=1)
         return Scale(
             name=name,
             description=str(raw.get("description", "")),
