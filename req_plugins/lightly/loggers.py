@@ -24,7 +24,34 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, TensorBoardLogger, WandbLogger
 
-__all__ = ["finish_loggers", "wandb_loggers"]
+from req_plugins.lightly.run_io import RunCSVLogger
+from req_plugins.lightly.schema import ConfigError
+
+__all__ = ["finish_loggers", "run_loggers", "wandb_loggers"]
+
+
+def run_loggers(
+    config: DictConfig, output_dir: Path, keep_until: tuple[int, int] | None
+) -> list[Logger]:
+    """The loggers ``config.logging`` asks for; ``keep_until`` = (epoch, step) of a resume.
+
+    A resumed CSV log keeps what was logged up to the checkpoint. Raises
+    :class:`ConfigError` naming the key when a logger's package is missing.
+    """
+    loggers = []
+    if config.logging.csv:
+        loggers.append(RunCSVLogger(output_dir, keep_until))
+    if config.logging.tensorboard:
+        try:
+            loggers.append(
+                TensorBoardLogger(save_dir=str(output_dir), name="tensorboard", version="")
+            )
+        except ModuleNotFoundError as error:
+            raise ConfigError(
+                f"`logging.tensorboard=true` needs the tensorboard package ({error}); "
+                "pip install tensorboard."
+            ) from error
+    return loggers + wandb_loggers(config, output_dir)
 
 
 def wandb_loggers(config: DictConfig, output_dir: Path) -> list[Logger]:

@@ -6,6 +6,8 @@ refused resume leaves the folder exactly as it was.
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from req_plugins.lightly.schema import ConfigError, key_default, model_keys
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
+RESULTS_FILE = "results.json"
 
 
 def _reason(error: BaseException) -> str:
@@ -141,3 +144,18 @@ def restore_callback_states(callbacks, checkpoint: dict) -> None:
     for callback in callbacks:
         if callback.state_key in states:
             callback.load_state_dict(states[callback.state_key])
+
+
+def finished_results(run) -> dict[str, Any] | None:
+    """A finished run's results.json (None if it was not written), with callbacks restored."""
+    path = run.output_dir / RESULTS_FILE
+    if not path.is_file():
+        return None
+    checkpoint = torch.load(run.resume_from, map_location="cpu", weights_only=True)
+    restore_callback_states(run.callbacks, checkpoint)
+    print(
+        f"req-train: {str(run.output_dir)!r} already finished its {run.config.trainer.max_epochs} "
+        "epoch(s); nothing to do (raise trainer.max_epochs to train further).",
+        file=sys.stderr,
+    )
+    return json.loads(path.read_text())

@@ -298,6 +298,14 @@ def devices_count(devices: Any) -> int | None:
     return None
 
 
+def process_count(config: Any) -> int:
+    """Processes of a run: ``trainer.devices`` per node (1 if Lightning decides) × nodes."""
+    devices = config.trainer.devices
+    if hasattr(devices, "_content"):  # a ListConfig
+        devices = list(devices)
+    return (devices_count(devices) or 1) * config.trainer.num_nodes
+
+
 def _cross_field_errors(config: Any) -> list[str]:
     errors = []
     devices = config.trainer.devices
@@ -313,7 +321,7 @@ def _cross_field_errors(config: Any) -> list[str]:
             f"`trainer.devices`={devices!r}: must be a count >= 1 (-1: all), a list of "
             "device ids, or 'auto'."
         )
-    processes = (devices_count(devices) or 1) * config.trainer.num_nodes
+    processes = process_count(config)
     if processes > 1 and config.data.batch_size % processes:
         errors.append(
             f"`data.batch_size`={config.data.batch_size} must be divisible by the number of "

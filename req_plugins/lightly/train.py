@@ -39,7 +39,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback, Trainer, seed_everything
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from req_plugins.callbacks import (
@@ -50,28 +49,23 @@ from req_plugins.callbacks.layers import resolve_layers
 from req_plugins.lightly.backbones import build_backbone
 from req_plugins.lightly.data.datamodule import SSLDataModule, build_data
 from req_plugins.lightly.data.views import SmallCrops
-from req_plugins.lightly.loggers import finish_loggers, wandb_loggers
+from req_plugins.lightly.loggers import finish_loggers, run_loggers
 from req_plugins.lightly.methods.base import SSLMethod
 from req_plugins.lightly.report import evaluate_backbone, plot_run
 from req_plugins.lightly.resume import (
     CHECKPOINT_DIR,
+    RESULTS_FILE,
     check_fits_model,
     check_same_run,
     finished,
-    restore_callback_states,
+    finished_results,
     resume_checkpoint,
 )
 from req_plugins.lightly.run_folder import check_output_dir, check_writable, start_run_folder
-from req_plugins.lightly.run_io import (
-    AtomicCheckpointIO,
-    RunClock,
-    RunCSVLogger,
-    StderrProgressBar,
-)
-from req_plugins.lightly.schema import ConfigError, devices_count
+from req_plugins.lightly.run_io import AtomicCheckpointIO, RunClock, StderrProgressBar
+from req_plugins.lightly.schema import ConfigError, process_count
 from req_plugins.rundir import RunLock, atomic_write_text
 
-RESULTS_FILE = "results.json"
 # Constructor arguments that req-train fills from the config's other sections.
 _FILLED_BY_RUNNER = {
     "self",
@@ -115,37 +109,14 @@ class Run:
     callbacks: tuple[Callback, ...] = ()  # the caller's callbacks
 
 
-def _loggers(config: DictConfig, output_dir: Path, keep_until: tuple[int, int] | None) -> list:
-    loggers = []
-    if config.logging.csv:
-        loggers.append(RunCSVLogger(output_dir, keep_until))
-    if config.logging.tensorboard:
-        try:
-            loggers.append(
-                TensorBoardLogger(save_dir=str(output_dir), name="tensorboard", version="")
-            )
-        except ModuleNotFoundError as error:
-            raise ConfigError(
-                f"`logging.tensorboard=true` needs the tensorboard package ({error}); "
-                "pip install tensorboard."
-            ) from error
-    return loggers + wandb_loggers(config, output_dir)
-
-
 def _check_batch_fits_data(config: DictConfig, num_images: int) -> None:
-    processes = max(1, _process_count(config))
+    processes = max(1, process_count(config))
     if num_images // processes < config.data.batch_size // processes:
         raise ConfigError(
             f"`data.batch_size`={config.data.batch_size} is larger than the training set "
             f"({num_images} images at `data.fraction`={config.data.fraction}); no full batch "
             f"can be drawn: use a batch of at most {num_images // processes * processes}."
         )
-
-
-def _process_count(config: DictConfig) -> int:
-    devices = config.trainer.devices
-    devices = OmegaConf.to_container(devices) if OmegaConf.is_config(devices) else devices
-    return (devices_count(devices) or 1) * config.trainer.num_nodes
 
 
 def _check_layers(config: DictConfig, module) -> None:
@@ -309,7 +280,7 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
             num_nodes=config.trainer.num_nodes,
             strategy=config.trainer.strategy,
             precision=config.trainer.precision,
-            logger=_loggers(config, output_dir, keep_until) or False,
+            logger=run_loggers(config, output_dir, keep_until) or False,
             plugins=[AtomicCheckpointIO()],
             callbacks=run_callbacks,
             enable_checkpointing=config.checkpoint.enabled,
@@ -343,21 +314,6 @@ def prepare_run(config: DictConfig, *, registry=None, callbacks: list[Callback] 
     )
 
 
-def _finished_results(run: Run) -> dict[str, Any] | None:
-    """A finished run's results.json (None if it was not written), with callbacks restored."""
-    path = run.output_dir / RESULTS_FILE
-    if not path.is_file():
-        return None
-    checkpoint = torch.load(run.resume_from, map_location="cpu", weights_only=True)
-    restore_callback_states(run.callbacks, checkpoint)
-    print(
-        f"req-train: {str(run.output_dir)!r} already finished its {run.config.trainer.max_epochs} "
-        "epoch(s); nothing to do (raise trainer.max_epochs to train further).",
-        file=sys.stderr,
-    )
-    return json.loads(path.read_text())
-
-
 def train(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) -> dict[str, Any]:
     """Train, evaluate and plot; return the results table (empty dict on non-zero ranks).
 
@@ -381,7 +337,7 @@ def train(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) 
     with lock or contextlib.nullcontext():
         if lock is not None:
             start_run_folder(run, lock)
-        if run.finished and (results := _finished_results(run)) is not None:
+        if run.finished and (results := finished_results(run)) is not None:
             return results
         return _fit_and_evaluate(run, start)
 
