@@ -13,10 +13,10 @@ is part of the checkpoint), anything else is run from scratch. "Same run" is
 :mod:`req_plugins.recipes.identity`'s: a finished or interrupted run whose config
 changed is never deleted (refused, or moved aside with ``retrain``).
 
-Each run is trained under an exclusive lock on ``runs/<run_id>/``
-(:class:`req_plugins.rundir.RunLock`): a second ``req-recipes`` on the same output
-folder skips the runs the first one is training and says so. Configs and records
-are written atomically (temporary file + rename).
+Each run is trained under an exclusive lock of its own, ``runs/<run_id>/.lock-seed<k>/``
+(:class:`req_plugins.rundir.RunLock`; the seeds of an arm train in parallel): a second
+``req-recipes`` on the same output folder skips the runs the first one is training and says so.
+Configs and records are written atomically (temporary file + rename).
 
 The recipe callbacks (:func:`req_plugins.recipes.callbacks.recipe_callbacks`) add what
 the recipes need to a req-train run, through ``train(config, callbacks=...)``; runs train
@@ -126,6 +126,12 @@ class PlannedRun:
         return self.base / f"seed{self.spec.seed}.json"
 
     @property
+    def lock_dir(self) -> Path:
+        """The folder whose :class:`~req_plugins.rundir.RunLock` a process training this run
+        holds (hidden: left alone by ``seed*`` globs and by moving a run aside)."""
+        return self.base / f".lock-seed{self.spec.seed}"
+
+    @property
     def name(self) -> str:
         return f"runs/{self.base.name}/seed{self.spec.seed}"
 
@@ -180,7 +186,7 @@ def refuse_changed(changed: list[tuple[PlannedRun, list[str]]], out_dir: Path) -
 def run_one(
     run: PlannedRun, scale: Scale, *, retrain: bool, superseded_dir: Path
 ) -> tuple[RunRecord, bool, Superseded | None]:
-    """Train (or read back) one run; the caller holds its lock (``RunLock(run.base)``). Return
+    """Train (or read back) one run; the caller holds its lock (``RunLock(run.lock_dir)``). Return
     its record, whether it was read back, and the old run moved aside for it (if any)."""
     from req_plugins.lightly.config import load_config
     from req_plugins.lightly.train import train
@@ -261,7 +267,7 @@ def run_sweep(
             name = ", ".join(f"{k}={v}" for k, v in spec.labels.items())
             prefix = f"[{index}/{len(planned)}] {name}, seed {spec.seed}"
             try:
-                with RunLock(run.base) as lock:
+                with RunLock(run.lock_dir) as lock:
                     if lock.stale_holder:
                         log(f"{prefix}: taking over from process {lock.stale_holder}, which died")
                     record, reused, moved = run_one(

@@ -165,7 +165,7 @@ def test_a_second_launcher_skips_the_runs_another_one_trains(tmp_path, capsys):
     recipe = _write_recipe(tmp_path / "recipe")
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(out / "runs" / "d=32")],
+        [sys.executable, "-c", _HOLDER, str(out / "runs" / "d=32" / ".lock-seed0")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
