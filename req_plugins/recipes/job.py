@@ -125,7 +125,7 @@ class RunJob:
             if rank > 0:
                 return self.follow(run, scale)
             try:
-                with RunLock(run.base):
+                with RunLock(run.lock_dir):
                     try:
                         record, reused, moved = run_one(
                             run,

@@ -243,7 +243,7 @@ def launch_recipe(
     start = time.perf_counter()
     busy, work = [], []
     for index, run in enumerate(planned):
-        holder = lock_holder(run.base)
+        holder = lock_holder(run.lock_dir)
         if holder is not None:
             busy.append((run.name, holder))
             log(f"{run.name}: skipped, process {holder} is training it")

@@ -54,7 +54,7 @@ def sweep_status(
     _, planned = plan(recipe, scale, Path(out_dir), seeds=seeds, data_path=data_path)
     statuses = []
     for run in planned:
-        holder = lock_holder(run.base)
+        holder = lock_holder(run.lock_dir)
         if holder is not None:
             statuses.append(RunStatus(run.name, "running", f"process {holder or '?'}"))
         elif run.record_path.is_file():

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from req_plugins.recipes.candidates import find_candidates
 from req_plugins.recipes.cli import main
 from req_plugins.rundir import LOCK_FILE
 
@@ -50,9 +51,10 @@ def _recipe(folder, text=TINY):
     return path
 
 
-def _accuracies(out) -> dict[str, tuple[str, str]]:
+def _accuracies(out) -> dict[tuple[str, str], tuple[str, str]]:
     with (out / "results.csv").open() as handle:
-        return {row["run"]: (row["linear_top1"], row["knn_top1"]) for row in csv.DictReader(handle)}
+        rows = csv.DictReader(handle)
+        return {(row["run"], row["seed"]): (row["linear_top1"], row["knn_top1"]) for row in rows}
 
 
 def _files(folder) -> dict[str, tuple[bytes, int]]:
@@ -65,20 +67,27 @@ def _files(folder) -> dict[str, tuple[bytes, int]]:
 
 
 def test_two_local_jobs_give_the_sequential_accuracies(tmp_path, capsys):
-    recipe = _recipe(tmp_path)
-    assert main(["run", str(recipe), "--out", str(tmp_path / "seq")]) == 0
+    # Two seeds of one arm: their jobs train at the same time (each seed has its own lock).
+    recipe = _recipe(tmp_path, TINY.replace("axes: {d: [16, 32]}", "axes: {d: [16]}"))
+    sweep = ["run", str(recipe), "--seeds", "2"]
+    assert main([*sweep, "--out", str(tmp_path / "seq")]) == 0
     capsys.readouterr()
     out = tmp_path / "jobs"
-    assert main(["run", str(recipe), "--out", str(out), "--launcher", "local", "--jobs", "2"]) == 0
+    launch = ["--out", str(out), "--launcher", "local", "--jobs", "2"]
+    assert main([*sweep, *launch]) == 0
     log = capsys.readouterr().out
     assert "2 run(s): 0 done, 2 to train" in log
     job_ids = {line.split(" job ")[1].split()[0] for line in log.splitlines() if "started" in line}
     assert len(job_ids) == 2  # two jobs, two processes
     assert all((out / ".submitit" / job_id).is_dir() for job_id in job_ids)
+    assert log.count(": trained, ") == 2
+    assert set(_accuracies(out)) == {("d=16", "0"), ("d=16", "1")}
     assert _accuracies(out) == _accuracies(tmp_path / "seq")
     assert (out / "report.md").is_file() and (out / "table.csv").is_file()
+    # req-select finds the same models as in a sequential sweep's folder (job logs aside).
+    assert [c.name for c in find_candidates(out)] == ["runs/d=16/seed0", "runs/d=16/seed1"]
     # A relaunch submits nothing and writes the same results.
-    assert main(["run", str(recipe), "--out", str(out), "--launcher", "local", "--jobs", "2"]) == 0
+    assert main([*sweep, *launch]) == 0
     assert "2 run(s): 2 done, 0 to train" in capsys.readouterr().out
     assert _accuracies(out) == _accuracies(tmp_path / "seq")
 
@@ -105,7 +114,7 @@ def test_a_job_killed_midway_is_relaunched_alone(tmp_path, capsys):
     checkpoint = out / "runs/d=32/seed0/checkpoints/last.ckpt"
     try:
         _wait_for(checkpoint.is_file, "d=32's first checkpoint")
-        job_pid = int((out / "runs/d=32" / LOCK_FILE).read_text())
+        job_pid = int((out / "runs/d=32/.lock-seed0" / LOCK_FILE).read_text())
         os.kill(job_pid, signal.SIGKILL)  # the job's process, midway through its run
         log, _ = launcher.communicate(timeout=300)
     finally:
@@ -127,7 +136,7 @@ def test_a_job_killed_midway_is_relaunched_alone(tmp_path, capsys):
     with (out / "curves.csv").open() as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle) if row["run"] == "d=32"]
     assert epochs == [1, 2, 3]  # resumed from its checkpoint: every epoch logged once
-    assert set(_accuracies(out)) == {"d=16", "d=32"}
+    assert set(_accuracies(out)) == {("d=16", "0"), ("d=32", "0")}
 
 
 def test_a_failing_run_is_reported_with_its_log_and_the_others_finish(tmp_path, capsys):
