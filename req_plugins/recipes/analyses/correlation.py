@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from scipy import stats
+from scipy.stats import spearmanr
 
 from req_plugins.plotting import new_figure, save_figure
 from req_plugins.recipes.analyses.formatting import group_records, label_cells, signed_cell
@@ -27,7 +27,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     a, b = zip(*pairs, strict=True)
     if len(set(a)) == 1 or len(set(b)) == 1:
         return NAN
-    return float(stats.spearmanr(a, b).statistic)
+    return float(spearmanr(a, b).statistic)
 
 
 def rank_correlation(recipe: Recipe, scale: Scale, records: list[RunRecord]) -> Analysis:
