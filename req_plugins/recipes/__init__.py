@@ -8,8 +8,8 @@
   one, and write ``results.csv``, ``report.md`` (paper vs ours) and plots
   (:mod:`~req_plugins.recipes.runner`, :mod:`~req_plugins.recipes.analyses`,
   :mod:`~req_plugins.recipes.report`); ``req-recipes`` is its command line.
-* :func:`select_models` — α-ReQ Algorithm 1 (:mod:`~req_plugins.recipes.selection`,
-  command ``req-select``).
+* :func:`select_models` — α-ReQ Algorithm 1 (:mod:`~req_plugins.recipes.selection`;
+  command ``req-select``, :mod:`~req_plugins.recipes.select_cli`).
 * :func:`run_stepwise` — the stepwise linear Barlow Twins model and its closed form
   (:mod:`~req_plugins.recipes.stepwise`).
 
