@@ -222,13 +222,6 @@ def launch_recipe(
             f"`--launcher`: recipe {recipe.name!r} is {recipe.kind}, not a sweep of training "
             "runs; run it without --launcher."
         )
-    out = Path(out_dir) if out_dir is not None else default_out_dir(recipe, scale)
-    chosen, planned = plan(
-        recipe, scale, out, seeds=seeds, data_path=data_path, overrides=settings.overrides()
-    )
-    changed = changed_runs(planned)
-    if changed and not retrain:
-        refuse_changed(changed, out)
     threads, slots = None, [()] * settings.jobs
     if settings.launcher == "local":
         import torch
@@ -240,6 +233,13 @@ def launch_recipe(
             slots = launch.device_slots(settings.jobs, devices, torch.cuda.device_count())
         else:
             threads = launch.cpu_budget(settings.jobs)
+    out = Path(out_dir) if out_dir is not None else default_out_dir(recipe, scale)
+    chosen, planned = plan(
+        recipe, scale, out, seeds=seeds, data_path=data_path, overrides=settings.overrides()
+    )
+    changed = changed_runs(planned)
+    if changed and not retrain:
+        refuse_changed(changed, out)
     start = time.perf_counter()
     busy, work = [], []
     for index, run in enumerate(planned):
