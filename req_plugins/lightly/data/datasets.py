@@ -74,6 +74,14 @@ _INFO = {
             "rr_degrees": 15.0,
         },
     ),
+    # Generated (req_plugins.datasets.ShapesDataset): 32×32 RGB like CIFAR, CIFAR's augmentations.
+    "shapes": DatasetInfo(
+        10,
+        32,
+        3,
+        {"mean": [0.2617, 0.2628, 0.2622], "std": [0.2541, 0.2558, 0.2521]},
+        _CIFAR_AUGMENTATION,
+    ),
     "cifar10": DatasetInfo(
         10,
         32,
@@ -187,6 +195,12 @@ def _digits(path: str | None, split: str, download: bool, transform=None) -> Dat
     return DigitsDataset("test" if split == "test" else "train", transform)
 
 
+def _shapes(path: str | None, split: str, download: bool, transform=None) -> Dataset:
+    from req_plugins.datasets import ShapesDataset
+
+    return ShapesDataset("test" if split == "test" else "train", transform)
+
+
 def _synthetic(name: str, path: str | None, split: str, download: bool, transform=None):
     return SyntheticDataset(_INFO[name], split, transform)
 
@@ -241,6 +255,7 @@ def _image_folder(path: str | None, split: str, download: bool, transform=None):
 #: The loader of every ``data.name`` (keys as in :data:`_INFO`).
 _LOADERS: dict[str, Loader] = {
     "digits": _digits,
+    "shapes": _shapes,
     "cifar10": partial(_torchvision, "cifar10"),
     "cifar100": partial(_torchvision, "cifar100"),
     "stl10": partial(_torchvision, "stl10"),
