@@ -23,7 +23,7 @@ SCRIPTS = {
     "req-solo-pretrain": "req_solo_pretrain",
 }
 #: Modules whose import costs seconds: none may load for --help.
-HEAVY = ("torch", "torchmetrics", "lightning", "lightly", "omegaconf", "hydra", "solo")
+HEAVY = ("torch", "torchmetrics", "lightning", "lightly", "omegaconf", "hydra", "solo", "submitit")
 
 
 def run_script(

@@ -179,6 +179,18 @@ class Registry:
         manager = self.plugin_manager
         for entry_point in importlib.metadata.entry_points(group=PROJECT_NAME):
             source = entry_point.dist.name if entry_point.dist else entry_point.module
+            if manager.get_plugin(entry_point.name) is not None:
+                # pluggy would skip it without a word; a lost plugin must be visible.
+                owner = dict(manager.list_name_plugin()).get(entry_point.name)
+                holder = next(
+                    (d.project_name for p, d in manager.list_plugin_distinfo() if p is owner), "?"
+                )
+                warnings.warn(
+                    f"req_plugins: skipping plugin {entry_point.value!r} of {source}: its entry "
+                    f"point name {entry_point.name!r} is already taken by {holder}; rename it",
+                    stacklevel=2,
+                )
+                continue
             loaded = len(manager.list_plugin_distinfo())
             try:
                 manager.load_setuptools_entrypoints(PROJECT_NAME, name=entry_point.name)

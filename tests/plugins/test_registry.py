@@ -163,6 +163,25 @@ def test_broken_plugin_is_skipped_with_a_warning(tmp_path, monkeypatch):
     assert BUILTIN_METHODS <= set(registry.methods("lightning"))
 
 
+def test_a_taken_entry_point_name_is_skipped_with_a_warning_naming_both(tmp_path, monkeypatch):
+    """pluggy names plugins by entry point: a second package reusing a name is not lost silently."""
+    for dist, method in (("first-pkg", "first_method"), ("second-pkg", "second_method")):
+        folder = tmp_path / dist
+        folder.mkdir()
+        module = dist.replace("-", "_") + "_plugin"
+        (folder / f"{module}.py").write_text(
+            "from req_plugins.plugins import hookimpl\n\n"
+            "@hookimpl\n"
+            "def req_register_methods(registry):\n"
+            f"    registry.add_method({method!r}, 'x:Y', framework='solo')\n"
+        )
+        _install_distribution(folder, monkeypatch, dist, f"plugin = {module}")
+    with pytest.warns(UserWarning, match=r"entry point name 'plugin' .* already (used|taken)"):
+        registry = create_registry()
+    found = {"first_method", "second_method"} & set(registry.methods("solo"))
+    assert len(found) == 1
+
+
 def test_duplicate_names_are_refused_naming_both_sources():
     registry = create_registry()
 
