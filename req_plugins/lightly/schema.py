@@ -346,11 +346,11 @@ def check_values(config: Any) -> None:
     ``config`` is a merged, typed config (types are OmegaConf's job); each message names
     the dotted key, the value and what is allowed.
     """
+    from omegaconf import OmegaConf
+
     errors = []
     for dotted, spec, _ in _leaves():
-        value = config
-        for part in dotted.split("."):
-            value = value[part]
+        value = OmegaConf.select(config, dotted, throw_on_missing=True)
         if _broken_rule(value, spec.metadata):
             errors.append(f"`{dotted}`={value!r}: must be {_rule_text(spec.metadata)}.")
     errors += _cross_field_errors(config)
