@@ -4,6 +4,8 @@ from SLURM's variables."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 
 import pytest
@@ -181,6 +183,19 @@ def test_lightning_reads_rank_and_world_from_a_simulated_slurm_job(monkeypatch):
     assert (environment.world_size(), environment.global_rank()) == (8, 6)
     assert (environment.local_rank(), environment.node_rank()) == (2, 1)
     assert environment.main_address == "gpu-a17"
+
+    # The DDP strategy sets the process-wide `rank_zero_only.rank` to 6, which would silence
+    # every later test's loggers: each copy gets its rank back at teardown.
+    for name in (
+        "lightning_utilities.core.rank_zero",
+        "lightning_fabric.utilities.rank_zero",
+        "pytorch_lightning.utilities.rank_zero",
+        "lightning.fabric.utilities.rank_zero",
+        "lightning.pytorch.utilities.rank_zero",
+    ):
+        if importlib.util.find_spec(name.split(".")[0]) is not None:
+            function = importlib.import_module(name).rank_zero_only
+            monkeypatch.setattr(function, "rank", getattr(function, "rank", 0), raising=False)
 
     placement = LaunchSettings("submitit", gpus_per_run=4, nodes=2).overrides()
     trainer = Trainer(
