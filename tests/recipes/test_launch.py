@@ -18,22 +18,7 @@ from req_plugins.recipes.launch import (
     placement_overrides,
     submitit_parameters,
 )
-
-TINY = """\
-name: tiny
-title: "Tiny sweep"
-kind: sweep
-paper: {source: test, dataset: digits, setting: test, results: [{d: 16, value: 50.0}]}
-analysis: {kind: final_metric, metric: linear_top1, rows: [d]}
-train:
-  method: {name: mv_barlow_twins}
-  data: {name: digits, batch_size: 128, num_workers: 0}
-  backbone: {name: small_cnn, width: 4}
-  trainer: {max_epochs: 1, accelerator: cpu}
-axes: {d: [16, 32]}
-rules: [{set: {projector.output_dim: "{d}"}}]
-scales: {full: {seeds: 1}, smoke: {seeds: 1}}
-"""
+from tests.recipes.tiny_recipe import TINY
 
 
 @pytest.mark.parametrize(
