@@ -239,6 +239,14 @@ class SweepResult:
     superseded: list[Superseded]
 
 
+def _run_locked(run, scale, retrain, superseded_dir, log, prefix):
+    """:func:`run_one` under the run's lock (raises ``RunLockedError`` while another holds it)."""
+    with RunLock(run.lock_dir) as lock:
+        if lock.stale_holder:
+            log(f"{prefix}: taking over from process {lock.stale_holder}, which died")
+        return run_one(run, scale, retrain=retrain, superseded_dir=superseded_dir)
+
+
 def run_sweep(
     recipe: Recipe,
     scale: Scale,
@@ -252,7 +260,8 @@ def run_sweep(
     """Run (or resume) every run of ``scale``.
 
     Raises ``ValueError`` before training anything when a finished or interrupted run's
-    config changed and ``retrain`` is false. Runs held by another process are skipped.
+    config changed and ``retrain`` is false. Runs held by another process are skipped, then
+    looked at again at the end: read back if it finished them, trained if it let go.
     """
     planned = plan_sweep(recipe, scale, out_dir, data_path)
     changed = changed_runs(planned)
@@ -260,29 +269,35 @@ def run_sweep(
         refuse_changed(changed, out_dir)
     superseded_dir = supersede_folder(out_dir)
     result = SweepResult([], [], [])
+    records: dict[int, RunRecord] = {}
+    held: dict[int, int | None] = {}  # runs another process holds: index -> its pid
     with torch_threads(scale.torch_threads), quiet_lightning(verbose):
-        for index, run in enumerate(planned, 1):
-            start = time.perf_counter()
-            spec = run.spec
-            name = ", ".join(f"{k}={v}" for k, v in spec.labels.items())
-            prefix = f"[{index}/{len(planned)}] {name}, seed {spec.seed}"
-            try:
-                with RunLock(run.lock_dir) as lock:
-                    if lock.stale_holder:
-                        log(f"{prefix}: taking over from process {lock.stale_holder}, which died")
-                    record, reused, moved = run_one(
-                        run, scale, retrain=retrain, superseded_dir=superseded_dir
+        # A second pass over the runs another process held: read back if it finished them
+        # meanwhile, trained here if it let go unfinished; still held, they stay busy.
+        for second_pass in (False, True):
+            for index in list(held) if second_pass else range(len(planned)):
+                run = planned[index]
+                start = time.perf_counter()
+                name = ", ".join(f"{k}={v}" for k, v in run.spec.labels.items())
+                prefix = f"[{index + 1}/{len(planned)}] {name}, seed {run.spec.seed}"
+                try:
+                    record, reused, moved = _run_locked(
+                        run, scale, retrain, superseded_dir, log, prefix
                     )
-            except RunLockedError as error:
-                result.busy.append((run.name, error.holder))
-                log(f"{prefix}: skipped, process {error.holder} is training it")
-                continue
-            if moved is not None:
-                result.superseded.append(moved)
-                log(f"{prefix}: config changed, old run moved to {moved.moved_to}")
-            note = "read back" if reused else f"{time.perf_counter() - start:.1f} s"
-            accuracy = record.results.get("linear_top1")
-            shown = f", linear {100 * accuracy:.1f}%" if accuracy is not None else ""
-            log(f"{prefix}: {note}{shown}")
-            result.records.append(record)
+                except RunLockedError as error:
+                    held[index] = error.holder
+                    if not second_pass:
+                        log(f"{prefix}: skipped, process {error.holder} is training it")
+                    continue
+                held.pop(index, None)
+                if moved is not None:
+                    result.superseded.append(moved)
+                    log(f"{prefix}: config changed, old run moved to {moved.moved_to}")
+                note = "read back" if reused else f"{time.perf_counter() - start:.1f} s"
+                accuracy = record.results.get("linear_top1")
+                shown = f", linear {100 * accuracy:.1f}%" if accuracy is not None else ""
+                log(f"{prefix}: {note}{shown}")
+                records[index] = record
+    result.records = [records[index] for index in sorted(records)]
+    result.busy = [(planned[index].name, holder) for index, holder in held.items()]
     return result

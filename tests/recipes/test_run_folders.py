@@ -15,6 +15,7 @@ import pytest
 from req_plugins.recipes.candidates import CandidateScorer, find_candidates
 from req_plugins.recipes.cli import main
 from req_plugins.recipes.identity import changed_keys, config_text, identity
+from req_plugins.recipes.run import run_recipe
 from req_plugins.recipes.select_cli import main as select_main
 from req_plugins.rundir import LOCK_FILE
 
@@ -185,6 +186,40 @@ def test_a_second_launcher_skips_the_runs_another_one_trains(tmp_path, capsys):
     assert main(["run", str(recipe), "--out", str(out), "--seeds", "1"]) == 0
     assert "read back" in capsys.readouterr().out
     assert (out / "report.md").is_file()
+
+
+def test_runs_another_launcher_let_go_of_are_taken_up_before_the_report(tmp_path):
+    # Two launchers share a sweep: the one that finishes last must write the report, not
+    # report runs as "being trained" by a process that has finished or gone meanwhile.
+    recipe = _write_recipe(tmp_path / "recipe")
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out / "runs" / "d=16" / ".lock-seed0")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+
+    def log(line):
+        lines.append(line)
+        if "skipped, process" in line:  # the other launcher lets go while this one trains d=32
+            holder.stdin.close()
+            holder.wait(timeout=60)
+
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        output = run_recipe(recipe, out_dir=out, seeds=1, log=log)
+    finally:
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=60)
+    assert lines[0] == f"[1/2] d=16, seed 0: skipped, process {holder.pid} is training it"
+    assert lines[1].startswith("[2/2] d=32, seed 0: ") and lines[2].startswith("[1/2] d=16, ")
+    assert output.busy == [] and output.report is not None
+    assert (out / "report.md").is_file()
+    with (out / "results.csv").open() as handle:
+        assert [row["d"] for row in csv.DictReader(handle)] == ["16", "32"]  # sweep order
 
 
 def test_report_files_are_replaced_atomically(tiny_run, monkeypatch):
