@@ -4,7 +4,7 @@ Usage::
 
     req-train CONFIG.yaml [key=value ...]     train with a config file and overrides
     req-train NAME [key=value ...]            a bundled config (quickstart, cifar10_mv_barlow_twins)
-    req-train --quickstart [key=value ...]    the bundled quickstart (digits, CPU, minutes)
+    req-train --quickstart [key=value ...]    the bundled quickstart (shapes, CPU, minutes)
     req-train --list-methods                  registered methods/metrics and their packages
     req-train --show-config [CONFIG.yaml] [key=value ...]   print the resolved config
     req-train --show-config --describe        every key: type, default, allowed values

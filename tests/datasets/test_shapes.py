@@ -49,7 +49,7 @@ def test_items_are_rgb_32px_images_like_torchvision_datasets():
         "test", lambda img: torch.from_numpy(np.array(img)), lambda t: t + 100, size=20
     )
     pixels, shifted = as_tensor[13]
-    assert torch.equal(pixels, torch.from_numpy(dataset.data[13])) and shifted == 103
+    assert torch.equal(pixels, torch.from_numpy(dataset.data[13].copy())) and shifted == 103
     images, targets = dataset.tensors()
     assert images.shape == (20, 3, 32, 32) and images.dtype == torch.uint8
     assert targets.tolist() == dataset.targets

@@ -157,7 +157,7 @@ def test_show_config_and_quickstart_config(capsys):
     assert config.method.name == "mv_barlow_twins"
     assert main(["--quickstart", "--show-config"]) == 0
     out = capsys.readouterr().out
-    assert "num_views: 4" in out and "output_dim: 64" in out and "name: digits" in out
+    assert "num_views: 4" in out and "output_dim: 64" in out and "name: shapes" in out
     assert main(["cifar10_mv_barlow_twins", "--show-config", "data.path=/data/c10"]) == 0
     out = capsys.readouterr().out
     assert "name: cifar10" in out and "path: /data/c10" in out and "name: resnet18" in out
