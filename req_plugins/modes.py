@@ -1,4 +1,5 @@
-"""Train / eval mode of a ``torch.nn.Module``, switched for a block and restored after.
+"""Process and module modes switched for a block and restored after: a module's train / eval
+mode (:func:`eval_mode`) and torch's CPU thread count (:func:`torch_threads`).
 
 Shared by the callbacks, the lightly layer and the solo-learn layer, which all embed
 images with a model that is training (BatchNorm and dropout must act as at test time).
@@ -21,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 
-__all__ = ["eval_mode"]
+__all__ = ["eval_mode", "torch_threads"]
 
 
 @contextmanager
@@ -36,3 +38,15 @@ def eval_mode(module: nn.Module) -> Iterator[None]:
     finally:
         for m, training in modes.items():
             m.train(training)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch intra-op threads (None: leave the count as it is)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

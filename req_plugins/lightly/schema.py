@@ -135,6 +135,9 @@ class TrainerConfig:
     progress_bar: bool = key(True, "progress bar on stderr")
     log_every_n_steps: int = key(50, "", ge=1)
     check_val_every_n_epoch: int = key(1, "online linear classifier on the test split", ge=1)
+    threads: int | None = key(
+        None, "torch CPU threads (null: torch's default); figures can differ with it", ge=1
+    )
 
 
 @dataclass

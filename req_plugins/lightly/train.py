@@ -64,6 +64,7 @@ from req_plugins.lightly.resume import (
 from req_plugins.lightly.run_folder import check_output_dir, check_writable, start_run_folder
 from req_plugins.lightly.run_io import AtomicCheckpointIO, RunClock, StderrProgressBar
 from req_plugins.lightly.schema import ConfigError, process_count
+from req_plugins.modes import torch_threads
 from req_plugins.rundir import RunLock, atomic_write_text
 
 # Constructor arguments that req-train fills from the config's other sections.
@@ -334,7 +335,7 @@ def train(config: DictConfig, *, registry=None, callbacks: list[Callback] = ()) 
         lock is None or lock.acquire()
     except OSError as error:
         raise ConfigError(f"`output_dir` {str(run.output_dir)!r}: {error}") from error
-    with lock or contextlib.nullcontext():
+    with lock or contextlib.nullcontext(), torch_threads(run.config.trainer.threads):
         if lock is not None:
             start_run_folder(run, lock)
         if run.finished and (results := finished_results(run)) is not None:

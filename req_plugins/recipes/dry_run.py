@@ -93,10 +93,11 @@ def dry_run_sweep(recipe: Recipe, scale: Scale, *, log=print) -> list[DryRunResu
 
     from req_plugins.lightly.config import load_config
     from req_plugins.lightly.train import prepare_run, train
+    from req_plugins.modes import torch_threads
     from req_plugins.recipes import runner
     from req_plugins.recipes.callbacks import recipe_callbacks
     from req_plugins.recipes.identity import config_text
-    from req_plugins.recipes.run_context import quiet_lightning, torch_threads
+    from req_plugins.recipes.run_context import quiet_lightning
 
     class _Describe(Callback):
         def on_fit_start(self, trainer, pl_module):

@@ -101,7 +101,8 @@ class RunJob:
         )
 
     def __call__(self, index: int) -> JobOutcome:
-        from req_plugins.recipes.run_context import quiet_lightning, torch_threads
+        from req_plugins.modes import torch_threads
+        from req_plugins.recipes.run_context import quiet_lightning
         from req_plugins.recipes.runner import run_one
         from req_plugins.rundir import RunLock, RunLockedError, atomic_write_text
 

@@ -1,4 +1,4 @@
-"""The process settings a recipe's runs train under: quiet Lightning and a torch thread budget."""
+"""Quiet Lightning, the process setting a recipe's runs train under (threads: req_plugins.modes)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-
-import torch
 
 
 @contextlib.contextmanager
@@ -29,15 +27,3 @@ def quiet_lightning(verbose: bool = False) -> Iterator[None]:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` torch intra-op threads (None: leave the count as it is)."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

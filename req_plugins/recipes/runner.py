@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from req_plugins.modes import torch_threads
 from req_plugins.recipes.callbacks import recipe_callbacks
 from req_plugins.recipes.dotted import flatten, nest
 from req_plugins.recipes.identity import (
@@ -45,7 +46,7 @@ from req_plugins.recipes.identity import (
     supersede_folder,
 )
 from req_plugins.recipes.recipe import Recipe, RunSpec, Scale
-from req_plugins.recipes.run_context import quiet_lightning, torch_threads
+from req_plugins.recipes.run_context import quiet_lightning
 from req_plugins.rundir import RunLock, RunLockedError, atomic_write_text
 
 

@@ -46,6 +46,8 @@ def test_every_broken_rule_is_reported_at_once_with_key_value_and_rule():
         (["trainer.devices=auto"], None),
         (["metrics.names=[]"], "`metrics.names`=[]: name at least one metric"),
         (["metrics.names=[]", "metrics.enabled=false"], None),
+        (["trainer.threads=null"], None),
+        (["trainer.threads=0"], "`trainer.threads`=0: must be >= 1."),
     ],
 )
 def test_special_values_and_cross_field_rules(overrides, message):
