@@ -153,7 +153,7 @@ def metrics_overhead(device, repeats: int, epochs: int) -> None:
     fraction = compute_time / (defaults.every_n_epochs * epoch_time)
     print(
         f"\nRepresentationMetrics overhead (quickstart run: {config.method.name}, "
-        f"{config.data.num_views} views, digits, {device.type})"
+        f"{config.data.num_views} views, {config.data.name}, {device.type})"
     )
     print(f"  epoch time (median of {len(timer.times) - 1})     {epoch_time:8.3f} s")
     print(
@@ -270,7 +270,7 @@ def online_metrics_overhead(
 SETTINGS = {
     "cpu": [
         {
-            "name": "quickstart backbone (small_cnn, width 16), low-dim head",
+            "name": "small_cnn (width 16) on 1×16×16 digits, low-dim head 512-64",
             "backbone": {"name": "small_cnn", "in_channels": 1, "width": 16},
             "head": (512, 64),
             "batch": 256,
