@@ -123,6 +123,8 @@ def in_process(monkeypatch, mode: str, at: int, output_dir: Path, *overrides: st
 
     monkeypatch.setattr(SSLMethod, "training_step", faulty_step)
     handler = signal.getsignal(signal.SIGINT)
+    # Python's Ctrl+C handler even where pytest inherited SIGINT ignored (nohup, a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return main([*RUN, f"output_dir={output_dir}", *overrides])
     except SystemExit as exit:  # Lightning exits on Ctrl+C
