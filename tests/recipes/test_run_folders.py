@@ -162,17 +162,23 @@ with RunLock(sys.argv[1]):
 """
 
 
-def test_a_second_launcher_skips_the_runs_another_one_trains(tmp_path, capsys):
-    recipe = _write_recipe(tmp_path / "recipe")
-    out = tmp_path / "out"
+def _hold(lock_dir):
+    """Another launcher: a process holding the run lock ``lock_dir`` until its stdin closes."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(out / "runs" / "d=32" / ".lock-seed0")],
+        [sys.executable, "-c", _HOLDER, str(lock_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_a_second_launcher_skips_the_runs_another_one_trains(tmp_path, capsys):
+    recipe = _write_recipe(tmp_path / "recipe")
+    out = tmp_path / "out"
+    holder = _hold(out / "runs" / "d=32" / ".lock-seed0")
     try:
-        assert holder.stdout.readline() == "locked\n"
         assert main(["run", str(recipe), "--out", str(out), "--seeds", "1"]) == 0
         log = capsys.readouterr().out
     finally:
@@ -193,12 +199,7 @@ def test_runs_another_launcher_let_go_of_are_taken_up_before_the_report(tmp_path
     # report runs as "being trained" by a process that has finished or gone meanwhile.
     recipe = _write_recipe(tmp_path / "recipe")
     out = tmp_path / "out"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(out / "runs" / "d=16" / ".lock-seed0")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _hold(out / "runs" / "d=16" / ".lock-seed0")
     lines = []
 
     def log(line):
@@ -208,7 +209,6 @@ def test_runs_another_launcher_let_go_of_are_taken_up_before_the_report(tmp_path
             holder.wait(timeout=60)
 
     try:
-        assert holder.stdout.readline() == "locked\n"
         output = run_recipe(recipe, out_dir=out, seeds=1, log=log)
     finally:
         if not holder.stdin.closed:
