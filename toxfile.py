@@ -32,16 +32,15 @@ def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
     pending = [(name, frozenset[str]()) for name in names]
     while pending:
         name, extras = pending.pop()
-        if (canonicalize_name(name), extras) in visited:
+        key = canonicalize_name(name)
+        if (key, extras) in visited or key in BUILD_TOOLS:
             continue
-        visited.add((canonicalize_name(name), extras))
-        if canonicalize_name(name) in BUILD_TOOLS:
-            continue
+        visited.add((key, extras))
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue  # not installed here: the environment's pip resolves it
-        found[canonicalize_name(name)] = dist
+        found[key] = dist
         environments = [{"extra": extra} for extra in extras | {""}]
         for line in dist.requires or ():
             requirement = Requirement(line)
@@ -52,7 +51,7 @@ def _closure(names: tuple[str, ...]) -> list[metadata.Distribution]:
 
 
 def _link_folder(work_dir: Path) -> Path | None:
-    """A folder of links to the host's torch and its requirements (made once per tox run)."""
+    """A folder of links to the host's torch and its requirements (existing links are kept)."""
     dists = _closure(SHARED)
     if not any(canonicalize_name(d.metadata["Name"]) == "torch" for d in dists):
         return None
